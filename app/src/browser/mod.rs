@@ -1,0 +1,35 @@
+//! Thin wrappers around browser APIs, one per file. Each wrapper owns the JS closures it hands to
+//! the browser and detaches and drops them when it is dropped.
+
+pub mod clipboard;
+pub mod data_channel;
+pub mod peer_connection;
+pub mod random;
+pub mod timer;
+pub mod websocket;
+
+use wasm_bindgen::JsValue;
+
+/// A short description of a JS error value for logs and messages.
+pub fn describe(err: &JsValue) -> String {
+    if let Some(e) = err.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+}
+
+use wasm_bindgen::JsCast as _;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    let now = js_sys::Date::now();
+    if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    }
+}
+
+pub fn warn(msg: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(msg));
+}

@@ -1,0 +1,160 @@
+//! An `RTCPeerConnection`, with trickle ICE and one data channel.
+
+use signaling::protocol::IceServer;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    Event, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit, RtcIceCandidateInit,
+    RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
+    RtcSessionDescriptionInit,
+};
+
+use crate::peer_signal::Candidate;
+
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// A local ICE candidate to trickle to the other side.
+    IceCandidate(Candidate),
+    /// The other side opened a data channel (answerer side).
+    DataChannel(RtcDataChannel),
+    /// The connection failed or closed.
+    Failed,
+}
+
+pub struct PeerConnection {
+    pc: RtcPeerConnection,
+    _on_ice: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+    _on_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
+    _on_state: Closure<dyn FnMut(Event)>,
+}
+
+fn config(ice_servers: &[IceServer]) -> RtcConfiguration {
+    let servers = js_sys::Array::new();
+    for s in ice_servers {
+        let server = RtcIceServer::new();
+        let urls: js_sys::Array = s.urls.iter().map(|u| JsValue::from_str(u)).collect();
+        server.set_urls(&urls);
+        if let Some(u) = &s.username {
+            server.set_username(u);
+        }
+        if let Some(c) = &s.credential {
+            server.set_credential(c);
+        }
+        servers.push(&server);
+    }
+    let config = RtcConfiguration::new();
+    config.set_ice_servers(&servers);
+    config
+}
+
+fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
+    let d = RtcSessionDescriptionInit::new(kind);
+    d.set_sdp(sdp);
+    d
+}
+
+/// The `sdp` field of what createOffer/createAnswer resolved to.
+fn sdp_of(value: &JsValue) -> Result<String, String> {
+    js_sys::Reflect::get(value, &JsValue::from_str("sdp"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or_else(|| "the browser produced a description without SDP".to_owned())
+}
+
+impl PeerConnection {
+    pub fn new(ice_servers: &[IceServer], on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, String> {
+        let pc = RtcPeerConnection::new_with_configuration(&config(ice_servers)).map_err(|e| super::describe(&e))?;
+        let on_event = std::rc::Rc::new(on_event);
+        let h = on_event.clone();
+        let on_ice = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |e: RtcPeerConnectionIceEvent| {
+            // `None` marks the end of gathering: nothing to send.
+            if let Some(c) = e.candidate() {
+                h(PeerEvent::IceCandidate(Candidate {
+                    candidate: c.candidate(),
+                    sdp_mid: c.sdp_mid(),
+                    sdp_m_line_index: c.sdp_m_line_index(),
+                }));
+            }
+        });
+        let h = on_event.clone();
+        let on_channel =
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |e: RtcDataChannelEvent| h(PeerEvent::DataChannel(e.channel())));
+        let h = on_event;
+        let watched = pc.clone();
+        let on_state = Closure::<dyn FnMut(Event)>::new(move |_| {
+            if matches!(watched.connection_state(), RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed) {
+                h(PeerEvent::Failed);
+            }
+        });
+        pc.set_onicecandidate(Some(on_ice.as_ref().unchecked_ref()));
+        pc.set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
+        pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+        Ok(PeerConnection { pc, _on_ice: on_ice, _on_channel: on_channel, _on_state: on_state })
+    }
+
+    /// A handle for the async steps below (they must not borrow the owner across an await).
+    pub fn handle(&self) -> RtcPeerConnection {
+        self.pc.clone()
+    }
+
+    /// Create the one ordered, reliable data channel (offerer side).
+    pub fn create_channel(&self, label: &str) -> RtcDataChannel {
+        let init = RtcDataChannelInit::new();
+        init.set_ordered(true);
+        self.pc.create_data_channel_with_data_channel_dict(label, &init)
+    }
+
+    pub fn has_remote_description(&self) -> bool {
+        self.pc.remote_description().is_some()
+    }
+}
+
+/// Create an offer and make it the local description; returns its SDP.
+pub async fn make_offer(pc: RtcPeerConnection) -> Result<String, String> {
+    let offer = JsFuture::from(pc.create_offer()).await.map_err(|e| super::describe(&e))?;
+    let sdp = sdp_of(&offer)?;
+    JsFuture::from(pc.set_local_description(&description(RtcSdpType::Offer, &sdp)))
+        .await
+        .map_err(|e| super::describe(&e))?;
+    Ok(sdp)
+}
+
+/// Take the remote offer and answer it; returns the answer's SDP.
+pub async fn answer_offer(pc: RtcPeerConnection, offer: String) -> Result<String, String> {
+    JsFuture::from(pc.set_remote_description(&description(RtcSdpType::Offer, &offer)))
+        .await
+        .map_err(|e| super::describe(&e))?;
+    let answer = JsFuture::from(pc.create_answer()).await.map_err(|e| super::describe(&e))?;
+    let sdp = sdp_of(&answer)?;
+    JsFuture::from(pc.set_local_description(&description(RtcSdpType::Answer, &sdp)))
+        .await
+        .map_err(|e| super::describe(&e))?;
+    Ok(sdp)
+}
+
+pub async fn accept_answer(pc: RtcPeerConnection, answer: String) -> Result<(), String> {
+    JsFuture::from(pc.set_remote_description(&description(RtcSdpType::Answer, &answer)))
+        .await
+        .map(|_| ())
+        .map_err(|e| super::describe(&e))
+}
+
+pub async fn add_candidate(pc: RtcPeerConnection, c: Candidate) -> Result<(), String> {
+    let init = RtcIceCandidateInit::new(&c.candidate);
+    init.set_sdp_mid(c.sdp_mid.as_deref());
+    init.set_sdp_m_line_index(c.sdp_m_line_index);
+    JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
+        .await
+        .map(|_| ())
+        .map_err(|e| super::describe(&e))
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        self.pc.set_onicecandidate(None);
+        self.pc.set_ondatachannel(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.close();
+    }
+}

@@ -1,0 +1,137 @@
+use std::rc::Rc;
+
+use crdt::{Board, BoardError, BoardSecret, WidgetKind};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::browser::clipboard;
+use crate::session::{dispatch, Input, SessionCell};
+use crate::ui_state::Ui;
+use crate::widgets::collab_text::CollabInput;
+use crate::widgets::widget::WidgetCard;
+
+/// What components use to edit the board: a `Copy` handle on the page's session.
+#[derive(Clone, Copy)]
+pub struct SessionHandle(StoredValue<Rc<SessionCell>, LocalStorage>);
+
+impl SessionHandle {
+    /// Apply `f` to the board, commit it and send it to every connected peer.
+    pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
+        self.0.with_value(|cell| dispatch(cell, Input::Edit(Box::new(f))));
+    }
+}
+
+#[component]
+pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
+    let ui = Ui::new();
+    let cell = match SessionCell::start(&secret, ui) {
+        Ok(cell) => cell,
+        Err(e) => {
+            return view! {
+                <main class="page center">
+                    <section class="card message" role="alert">
+                        <h1>"This board cannot open here"</h1>
+                        <p>{e}</p>
+                        <a class="button primary" href="/">"Back to Meshboard"</a>
+                    </section>
+                </main>
+            }
+            .into_any()
+        }
+    };
+    let stored = StoredValue::new_local(cell);
+    on_cleanup(move || stored.try_with_value(|c| c.shutdown()).unwrap_or_default());
+    let session = SessionHandle(stored);
+    provide_context(session);
+    provide_context(ui);
+
+    let title = Memo::new(move |_| ui.board.with(|b| b.title.clone()));
+    let widget_ids = Memo::new(move |_| {
+        ui.board.with(|b| b.widgets.iter().map(|w| (w.id.clone(), w.body.kind())).collect::<Vec<_>>())
+    });
+    let add = move |kind: WidgetKind| move |_| session.edit(move |b| b.add_widget(kind).map(|_| ()));
+
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/"><span class="logo" aria-hidden="true">"◆"</span>" Meshboard"</a>
+            <div class="presence">
+                <span class=move || format!("status {}", ui.status.get().as_str())>
+                    <span class="dot" aria-hidden="true"></span>
+                    <span data-testid="connection-status">{move || ui.status.get().as_str()}</span>
+                </span>
+                <span class="peers" title="People connected to this board right now">
+                    <span data-testid="peer-count">{move || ui.peers.get()}</span>
+                    {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
+                </span>
+            </div>
+        </header>
+        <main class="page board">
+            <Show when=move || ui.fatal.get().is_some()>
+                <p class="banner error" role="alert">{move || ui.fatal.get().unwrap_or_default()}</p>
+            </Show>
+            <section class="board-head">
+                <CollabInput
+                    text=title
+                    on_edit=move |value: String| session.edit(move |b| b.set_title(&value))
+                    testid="board-title"
+                    class="title"
+                    placeholder="Untitled board"
+                    multiline=false
+                />
+                <ShareLink/>
+            </section>
+            <nav class="toolbar" aria-label="Add a widget">
+                <button class="button" data-testid="add-note" on:click=add(WidgetKind::Note)>"+ Note"</button>
+                <button class="button" data-testid="add-tasks" on:click=add(WidgetKind::Tasks)>"+ Tasks"</button>
+                <button class="button" data-testid="add-counter" on:click=add(WidgetKind::Counter)>"+ Counter"</button>
+            </nav>
+            <Show when=move || widget_ids.with(|w| w.is_empty())>
+                <p class="empty">
+                    {move || if ui.peers.get() == 0 {
+                        "Nothing here yet. Add a widget, or wait for someone who has this board to come online."
+                    } else {
+                        "Nothing here yet. Add a note, a task list or a counter."
+                    }}
+                </p>
+            </Show>
+            <section class="widgets">
+                <For
+                    each=move || widget_ids.get()
+                    key=|(id, kind)| (id.clone(), *kind)
+                    children=move |(id, kind)| view! { <WidgetCard id kind/> }
+                />
+            </section>
+        </main>
+    }
+    .into_any()
+}
+
+/// The share link and a button that copies it.
+#[component]
+fn ShareLink() -> impl IntoView {
+    let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    let copied = RwSignal::new(None::<bool>);
+    let copy = {
+        let href = href.clone();
+        move |_| {
+            let href = href.clone();
+            spawn_local(async move {
+                copied.set(Some(clipboard::write_text(&href).await.is_ok()));
+                set_timeout(move || copied.set(None), std::time::Duration::from_secs(2));
+            });
+        }
+    };
+    view! {
+        <div class="share">
+            <span class="share-label">"Share link"</span>
+            <code class="share-link" data-testid="share-link" title="Anyone with this link can open and edit the board">{href}</code>
+            <button class="button" data-testid="copy-link" on:click=copy>
+                {move || match copied.get() {
+                    None => "Copy link",
+                    Some(true) => "Copied!",
+                    Some(false) => "Select and copy",
+                }}
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,3 @@
+pub mod board;
+pub mod home;
+pub mod link_error;

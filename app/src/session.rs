@@ -1,0 +1,573 @@
+//! The browser side of one open board: the sync engine, the signaling socket and one peer link per
+//! remote peer.
+//!
+//! JS callbacks never touch the state directly: they [`dispatch`] an [`Input`] into a bounded
+//! queue that is drained in order, so a callback that fires while another input is being handled
+//! waits its turn instead of hitting a `RefCell` that is already borrowed. Sync decisions belong to
+//! `crdt::Engine`; this file only carries its effects out (send on a channel, re-render).
+//! Callbacks hold a `Weak` to the session, so dropping the session drops every socket, peer
+//! connection, channel, timer and closure it owns.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use crdt::engine::MAX_PEERS;
+use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
+use leptos::prelude::*;
+use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION};
+use wasm_bindgen_futures::spawn_local;
+
+use crate::browser::data_channel::{ChannelEvent, DataChannel};
+use crate::browser::peer_connection::{self, PeerConnection, PeerEvent};
+use crate::browser::timer::Timeout;
+use crate::browser::websocket::{Socket, SocketEvent};
+use crate::browser::{self, warn};
+use crate::peer_signal::{Candidate, PeerSignal};
+use crate::ui_state::{ConnStatus, Ui};
+
+/// Inputs waiting to be handled; more than this means something is flooding us.
+const MAX_QUEUE: usize = 4096;
+/// ICE candidates kept for a peer whose description has not arrived yet.
+const MAX_PENDING_CANDIDATES: usize = 64;
+/// Peers the server may announce in one room before we stop listening to it.
+const MAX_ROOM_PEERS: usize = 256;
+const RECONNECT_BASE_MS: f64 = 500.0;
+const RECONNECT_CAP_MS: f64 = 30_000.0;
+const PEER_RETRY_MS: f64 = 2_000.0;
+
+pub type Edit = Box<dyn FnOnce(&mut Board) -> Result<(), BoardError>>;
+
+pub enum Input {
+    Socket(SocketEvent),
+    Reconnect,
+    Peer(PeerId, u64, PeerEvent),
+    Channel(PeerId, u64, ChannelEvent),
+    /// Our offer or answer is ready to be sent (or failed).
+    Described(PeerId, u64, Result<PeerSignal, String>),
+    /// The remote answer was applied (or failed).
+    RemoteSet(PeerId, u64, Result<(), String>),
+    RetryPeer(PeerId),
+    Edit(Edit),
+}
+
+/// One session's state and its input queue.
+pub struct SessionCell {
+    state: RefCell<Session>,
+    queue: RefCell<VecDeque<Input>>,
+}
+
+/// Feed one input to the session and handle everything queued, unless a handler further up the
+/// stack is already doing so.
+pub fn dispatch(cell: &Rc<SessionCell>, input: Input) {
+    {
+        let mut queue = cell.queue.borrow_mut();
+        if queue.len() >= MAX_QUEUE {
+            warn("meshboard: input queue full, dropping an event");
+            return;
+        }
+        queue.push_back(input);
+    }
+    let Ok(mut state) = cell.state.try_borrow_mut() else { return };
+    loop {
+        let next = cell.queue.borrow_mut().pop_front();
+        let Some(input) = next else { break };
+        state.on_input(input);
+    }
+    let update = state.ui_update();
+    drop(state);
+    // Signals are set only once the state is no longer borrowed.
+    update.apply();
+}
+
+fn dispatch_weak(weak: &Weak<SessionCell>, input: Input) {
+    if let Some(cell) = weak.upgrade() {
+        dispatch(&cell, input);
+    }
+}
+
+struct Link {
+    gen: u64,
+    pc: PeerConnection,
+    channel: Option<DataChannel>,
+    open: bool,
+    pending: Vec<Candidate>,
+}
+
+pub struct Session {
+    engine: Engine,
+    me: PeerId,
+    room: String,
+    ws_url: String,
+    ui: Ui,
+    socket: Option<Socket>,
+    joined: bool,
+    ice_servers: Vec<IceServer>,
+    room_peers: BTreeSet<PeerId>,
+    links: HashMap<PeerId, Link>,
+    next_gen: u64,
+    reconnect: Option<Timeout>,
+    reconnect_attempts: u32,
+    retries: HashMap<PeerId, Timeout>,
+    view_dirty: bool,
+    fatal: Option<String>,
+    weak: Weak<SessionCell>,
+}
+
+/// What the UI should show after a batch of inputs.
+pub struct UiUpdate {
+    ui: Ui,
+    view: Option<crdt::BoardView>,
+    status: ConnStatus,
+    peers: usize,
+    fatal: Option<String>,
+}
+
+impl UiUpdate {
+    fn apply(self) {
+        if let Some(view) = self.view {
+            self.ui.board.set(view);
+        }
+        if self.ui.status.get_untracked() != self.status {
+            self.ui.status.set(self.status);
+        }
+        if self.ui.peers.get_untracked() != self.peers {
+            self.ui.peers.set(self.peers);
+        }
+        if self.fatal.is_some() && self.ui.fatal.get_untracked() != self.fatal {
+            self.ui.fatal.set(self.fatal);
+        }
+    }
+}
+
+fn jitter(ms: f64) -> u32 {
+    // between half and the full delay, so that peers that lost the server together do not
+    // come back in lockstep
+    (ms * (0.5 + js_sys::Math::random() / 2.0)) as u32
+}
+
+fn signaling_url() -> Result<String, String> {
+    let location = web_sys::window().ok_or("no window")?.location();
+    let protocol = location.protocol().map_err(|e| browser::describe(&e))?;
+    let host = location.host().map_err(|e| browser::describe(&e))?;
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    Ok(format!("{scheme}://{host}/ws"))
+}
+
+fn random_id() -> Result<String, String> {
+    use base64::Engine as _;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(browser::random::bytes::<16>()?))
+}
+
+impl SessionCell {
+    /// Open the board named by `secret`: an empty board that fills in as peers are found.
+    pub fn start(secret: &BoardSecret, ui: Ui) -> Result<Rc<SessionCell>, String> {
+        let actor = crdt::automerge::ActorId::from(browser::random::bytes::<16>()?);
+        let board = Board::new(actor).map_err(|e| e.to_string())?;
+        let me = random_id()?;
+        let cell = Rc::new_cyclic(|weak| SessionCell {
+            state: RefCell::new(Session {
+                engine: Engine::new(board),
+                me,
+                room: secret.room_id(),
+                ws_url: String::new(),
+                ui,
+                socket: None,
+                joined: false,
+                ice_servers: Vec::new(),
+                room_peers: BTreeSet::new(),
+                links: HashMap::new(),
+                next_gen: 0,
+                reconnect: None,
+                reconnect_attempts: 0,
+                retries: HashMap::new(),
+                view_dirty: true,
+                fatal: None,
+                weak: weak.clone(),
+            }),
+            queue: RefCell::new(VecDeque::new()),
+        });
+        {
+            let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
+            s.ws_url = signaling_url()?;
+            s.connect();
+            let update = s.ui_update();
+            drop(s);
+            update.apply();
+        }
+        Ok(cell)
+    }
+
+    /// Close everything: socket, peers, timers. The board page calls this when it goes away.
+    pub fn shutdown(&self) {
+        self.queue.borrow_mut().clear();
+        if let Ok(mut s) = self.state.try_borrow_mut() {
+            s.reconnect = None;
+            s.retries.clear();
+            s.links.clear();
+            s.socket = None;
+        }
+    }
+}
+
+impl Session {
+    fn ui_update(&mut self) -> UiUpdate {
+        let view = std::mem::take(&mut self.view_dirty).then(|| self.engine.board().view());
+        let status = if self.joined {
+            ConnStatus::Online
+        } else if self.socket.is_some() {
+            ConnStatus::Connecting
+        } else {
+            ConnStatus::Offline
+        };
+        UiUpdate {
+            ui: self.ui,
+            view,
+            status,
+            peers: self.links.values().filter(|l| l.open).count(),
+            fatal: self.fatal.clone(),
+        }
+    }
+
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Socket(event) => self.on_socket(event),
+            Input::Reconnect => {
+                self.reconnect = None;
+                self.connect();
+            }
+            Input::Peer(peer, gen, event) => self.on_peer(peer, gen, event),
+            Input::Channel(peer, gen, event) => self.on_channel(peer, gen, event),
+            Input::Described(peer, gen, result) => {
+                if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+                    return;
+                }
+                match result {
+                    Ok(signal) => {
+                        let answered = matches!(signal, PeerSignal::Answer { .. });
+                        self.send_signal(&peer, &signal);
+                        if answered {
+                            self.flush_candidates(&peer);
+                        }
+                    }
+                    Err(e) => self.link_failed(&peer, &format!("negotiation failed: {e}")),
+                }
+            }
+            Input::RemoteSet(peer, gen, result) => {
+                if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+                    return;
+                }
+                match result {
+                    Ok(()) => self.flush_candidates(&peer),
+                    Err(e) => self.link_failed(&peer, &format!("bad answer: {e}")),
+                }
+            }
+            Input::RetryPeer(peer) => {
+                self.retries.remove(&peer);
+                if self.room_peers.contains(&peer) {
+                    self.consider(peer);
+                }
+            }
+            Input::Edit(edit) => {
+                if let Err(e) = edit(self.engine.board_mut()) {
+                    warn(&format!("meshboard: edit failed: {e}"));
+                }
+                let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+                self.run(effects);
+            }
+        }
+    }
+
+    // ----- signaling -----
+
+    fn connect(&mut self) {
+        let weak = self.weak.clone();
+        match Socket::connect(&self.ws_url, move |e| dispatch_weak(&weak, Input::Socket(e))) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(e) => {
+                warn(&format!("meshboard: cannot open the signaling socket: {e}"));
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    fn schedule_reconnect(&mut self) {
+        let exp = RECONNECT_BASE_MS * 2f64.powi(self.reconnect_attempts.min(16) as i32);
+        self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
+        let weak = self.weak.clone();
+        self.reconnect = Timeout::new(jitter(exp.min(RECONNECT_CAP_MS)), move || dispatch_weak(&weak, Input::Reconnect))
+            .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
+            .ok();
+    }
+
+    fn send_server(&self, message: &ClientMessage) {
+        let Some(socket) = &self.socket else { return };
+        match serde_json::to_string(message) {
+            Ok(text) => {
+                if let Err(e) = socket.send(&text) {
+                    warn(&format!("meshboard: signaling send failed: {e}"));
+                }
+            }
+            Err(e) => warn(&format!("meshboard: cannot encode a signaling message: {e}")),
+        }
+    }
+
+    fn send_signal(&self, peer: &PeerId, signal: &PeerSignal) {
+        if self.joined {
+            self.send_server(&ClientMessage::Signal { to: peer.clone(), data: signal.encode() });
+        }
+    }
+
+    fn on_socket(&mut self, event: SocketEvent) {
+        match event {
+            SocketEvent::Open => {
+                let join = ClientMessage::Join { version: PROTOCOL_VERSION, room: self.room.clone(), peer: self.me.clone() };
+                self.send_server(&join);
+            }
+            SocketEvent::Closed => {
+                // Open data channels keep syncing without the server.
+                self.socket = None;
+                self.joined = false;
+                self.schedule_reconnect();
+            }
+            SocketEvent::Text(text) => match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(message) => self.on_server(message),
+                Err(e) => warn(&format!("meshboard: unreadable message from the signaling server: {e}")),
+            },
+        }
+    }
+
+    fn on_server(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Welcome { peers, ice_servers, .. } => {
+                self.joined = true;
+                self.reconnect_attempts = 0;
+                self.ice_servers = ice_servers;
+                self.room_peers = peers.into_iter().take(MAX_ROOM_PEERS).collect();
+                let peers: Vec<PeerId> = self.room_peers.iter().cloned().collect();
+                for peer in peers {
+                    self.consider(peer);
+                }
+            }
+            ServerMessage::PeerJoined { peer } => {
+                if self.room_peers.len() < MAX_ROOM_PEERS {
+                    self.room_peers.insert(peer.clone());
+                    self.consider(peer);
+                }
+            }
+            ServerMessage::PeerLeft { peer } => {
+                self.room_peers.remove(&peer);
+                self.retries.remove(&peer);
+                self.remove_link(&peer);
+            }
+            ServerMessage::Signal { from, data } => match PeerSignal::decode(&data) {
+                Ok(signal) => self.on_signal(from, signal),
+                Err(e) => warn(&format!("meshboard: ignoring a bad signal from a peer: {e}")),
+            },
+            ServerMessage::Error { code, message } => {
+                warn(&format!("meshboard: signaling server says {code:?}: {message}"));
+                if code == ErrorCode::VersionMismatch {
+                    self.fatal = Some("This page is older than the server. Reload to update Meshboard.".into());
+                }
+            }
+        }
+    }
+
+    // ----- peers -----
+
+    fn peer_callbacks(&self, peer: &PeerId, gen: u64) -> impl Fn(PeerEvent) + 'static {
+        let (weak, peer) = (self.weak.clone(), peer.clone());
+        move |e| dispatch_weak(&weak, Input::Peer(peer.clone(), gen, e))
+    }
+
+    fn channel_callbacks(&self, peer: &PeerId, gen: u64) -> impl Fn(ChannelEvent) + 'static {
+        let (weak, peer) = (self.weak.clone(), peer.clone());
+        move |e| dispatch_weak(&weak, Input::Channel(peer.clone(), gen, e))
+    }
+
+    fn new_link(&mut self, peer: &PeerId) -> Option<u64> {
+        if self.links.len() >= MAX_PEERS {
+            warn("meshboard: too many peers, ignoring one more");
+            return None;
+        }
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        match PeerConnection::new(&self.ice_servers, self.peer_callbacks(peer, gen)) {
+            Ok(pc) => {
+                self.links.insert(peer.clone(), Link { gen, pc, channel: None, open: false, pending: Vec::new() });
+                Some(gen)
+            }
+            Err(e) => {
+                warn(&format!("meshboard: cannot create a peer connection: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A peer is in the room: connect, unless we already are or it is its turn to offer. The
+    /// peer with the lower id always offers, so two peers never offer to each other at once.
+    fn consider(&mut self, peer: PeerId) {
+        if peer == self.me || self.links.contains_key(&peer) || self.me > peer {
+            return;
+        }
+        let Some(gen) = self.new_link(&peer) else { return };
+        let on_channel = self.channel_callbacks(&peer, gen);
+        let Some(link) = self.links.get_mut(&peer) else { return };
+        link.channel = Some(DataChannel::new(link.pc.create_channel("board"), on_channel));
+        let pc = link.pc.handle();
+        let weak = self.weak.clone();
+        spawn_local(async move {
+            let result = peer_connection::make_offer(pc).await.map(|sdp| PeerSignal::Offer { sdp });
+            dispatch_weak(&weak, Input::Described(peer, gen, result));
+        });
+    }
+
+    fn on_signal(&mut self, from: PeerId, signal: PeerSignal) {
+        if !self.room_peers.contains(&from) {
+            return;
+        }
+        match signal {
+            PeerSignal::Offer { sdp } => {
+                if self.me < from {
+                    warn("meshboard: ignoring an offer from a peer that should answer");
+                    return;
+                }
+                // A new offer replaces whatever we had with that peer (it restarted the link).
+                self.remove_link(&from);
+                let Some(gen) = self.new_link(&from) else { return };
+                let Some(link) = self.links.get(&from) else { return };
+                let pc = link.pc.handle();
+                let weak = self.weak.clone();
+                spawn_local(async move {
+                    let result = peer_connection::answer_offer(pc, sdp).await.map(|sdp| PeerSignal::Answer { sdp });
+                    dispatch_weak(&weak, Input::Described(from, gen, result));
+                });
+            }
+            PeerSignal::Answer { sdp } => {
+                let Some(link) = self.links.get(&from) else { return };
+                let (pc, gen) = (link.pc.handle(), link.gen);
+                let weak = self.weak.clone();
+                spawn_local(async move {
+                    let result = peer_connection::accept_answer(pc, sdp).await;
+                    dispatch_weak(&weak, Input::RemoteSet(from, gen, result));
+                });
+            }
+            PeerSignal::Candidate(candidate) => {
+                let Some(link) = self.links.get_mut(&from) else { return };
+                if link.pc.has_remote_description() {
+                    add_candidate(&link.pc, candidate);
+                } else if link.pending.len() < MAX_PENDING_CANDIDATES {
+                    link.pending.push(candidate);
+                }
+            }
+        }
+    }
+
+    fn flush_candidates(&mut self, peer: &PeerId) {
+        let Some(link) = self.links.get_mut(peer) else { return };
+        for candidate in std::mem::take(&mut link.pending) {
+            add_candidate(&link.pc, candidate);
+        }
+    }
+
+    fn on_peer(&mut self, peer: PeerId, gen: u64, event: PeerEvent) {
+        if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+            return;
+        }
+        match event {
+            PeerEvent::IceCandidate(c) => self.send_signal(&peer, &PeerSignal::Candidate(c)),
+            PeerEvent::DataChannel(channel) => {
+                let on_channel = self.channel_callbacks(&peer, gen);
+                let Some(link) = self.links.get_mut(&peer) else { return };
+                if link.channel.is_some() {
+                    return; // one channel per peer
+                }
+                let channel = DataChannel::new(channel, on_channel);
+                let already_open = channel.is_open();
+                link.channel = Some(channel);
+                if already_open {
+                    self.on_channel(peer, gen, ChannelEvent::Open);
+                }
+            }
+            PeerEvent::Failed => self.link_failed(&peer, "connection failed"),
+        }
+    }
+
+    fn on_channel(&mut self, peer: PeerId, gen: u64, event: ChannelEvent) {
+        let Some(link) = self.links.get_mut(&peer).filter(|l| l.gen == gen) else { return };
+        match event {
+            ChannelEvent::Open => {
+                if link.open {
+                    return;
+                }
+                link.open = true;
+                let effects = self.engine.handle(Event::Connected(peer), browser::now_ms());
+                self.run(effects);
+            }
+            ChannelEvent::Message(bytes) => {
+                if link.open {
+                    let effects = self.engine.handle(Event::Frame(peer, bytes), browser::now_ms());
+                    self.run(effects);
+                }
+            }
+            ChannelEvent::Closed => self.link_failed(&peer, "channel closed"),
+        }
+    }
+
+    /// Forget a peer's link; the engine forgets its sync state.
+    fn remove_link(&mut self, peer: &PeerId) {
+        if let Some(link) = self.links.remove(peer) {
+            if link.open {
+                let effects = self.engine.handle(Event::Disconnected(peer.clone()), browser::now_ms());
+                self.run(effects);
+            }
+        }
+    }
+
+    /// A link broke: drop it, and if that peer is still in the room and it is our turn to offer,
+    /// try again shortly (the other side waits for our offer).
+    fn link_failed(&mut self, peer: &PeerId, why: &str) {
+        if !self.links.contains_key(peer) {
+            return;
+        }
+        warn(&format!("meshboard: link to a peer ended: {why}"));
+        self.remove_link(peer);
+        if self.room_peers.contains(peer) && self.me < *peer && !self.retries.contains_key(peer) {
+            let (weak, p) = (self.weak.clone(), peer.clone());
+            if let Ok(t) = Timeout::new(jitter(PEER_RETRY_MS), move || dispatch_weak(&weak, Input::RetryPeer(p))) {
+                self.retries.insert(peer.clone(), t);
+            }
+        }
+    }
+
+    fn run(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send { peer, frame } => {
+                    let sent = self
+                        .links
+                        .get(&peer)
+                        .and_then(|l| l.channel.as_ref())
+                        .map(|c| c.send(&frame));
+                    if let Some(Err(e)) = sent {
+                        self.link_failed(&peer, &format!("send failed: {e}"));
+                    }
+                }
+                Effect::DocChanged => self.view_dirty = true,
+                Effect::DropPeer { peer, reason } => {
+                    warn(&format!("meshboard: dropping a peer that sent bad data: {reason}"));
+                    self.remove_link(&peer);
+                }
+            }
+        }
+    }
+}
+
+fn add_candidate(pc: &PeerConnection, candidate: Candidate) {
+    let pc = pc.handle();
+    spawn_local(async move {
+        if let Err(e) = peer_connection::add_candidate(pc, candidate).await {
+            warn(&format!("meshboard: ICE candidate rejected: {e}"));
+        }
+    });
+}

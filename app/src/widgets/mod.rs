@@ -1,0 +1,7 @@
+//! One component per widget kind, plus the caret-preserving text binding they share.
+
+pub mod collab_text;
+pub mod counter;
+pub mod note;
+pub mod tasks;
+pub mod widget;

@@ -1,0 +1,70 @@
+use crdt::{WidgetBody, WidgetKind};
+use leptos::prelude::*;
+
+use super::{counter::CounterWidget, note::NoteWidget, tasks::TasksWidget};
+use crate::pages::board::SessionHandle;
+use crate::ui_state::Ui;
+
+fn label(kind: WidgetKind) -> &'static str {
+    match kind {
+        WidgetKind::Note => "Note",
+        WidgetKind::Tasks => "Tasks",
+        WidgetKind::Counter => "Counter",
+    }
+}
+
+/// A widget's card: its frame and remove button around the body for its kind. The body reads
+/// only its own widget from the board, so an edit elsewhere does not touch it.
+#[component]
+pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let session = expect_context::<SessionHandle>();
+    let body = {
+        let id = id.clone();
+        Memo::new(move |_| ui.board.with(|b| b.widget(&id).map(|w| w.body.clone())))
+    };
+    let remove = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            session.edit(move |b| b.remove_widget(&id));
+        }
+    };
+    let inner = match kind {
+        WidgetKind::Note => {
+            let text = Memo::new(move |_| {
+                body.with(|b| match b {
+                    Some(WidgetBody::Note { text }) => text.clone(),
+                    _ => String::new(),
+                })
+            });
+            view! { <NoteWidget id=id.clone() text/> }.into_any()
+        }
+        WidgetKind::Tasks => {
+            let items = Memo::new(move |_| {
+                body.with(|b| match b {
+                    Some(WidgetBody::Tasks { items }) => items.clone(),
+                    _ => Vec::new(),
+                })
+            });
+            view! { <TasksWidget id=id.clone() items/> }.into_any()
+        }
+        WidgetKind::Counter => {
+            let value = Memo::new(move |_| match body.get() {
+                Some(WidgetBody::Counter { value }) => value,
+                _ => 0,
+            });
+            view! { <CounterWidget id=id.clone() value/> }.into_any()
+        }
+    };
+    view! {
+        <article class=format!("widget {}", kind.as_str()) data-testid="widget" data-kind=kind.as_str()>
+            <header class="widget-head">
+                <span class="widget-label">{label(kind)}</span>
+                <button class="icon-button" data-testid="widget-remove" title="Remove this widget"
+                    aria-label="Remove this widget" on:click=remove>"×"</button>
+            </header>
+            {inner}
+        </article>
+    }
+}

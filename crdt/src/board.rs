@@ -1,0 +1,429 @@
+//! The board schema on Automerge, with typed accessors.
+//!
+//! ```text
+//! ROOT { schema: 1, title: Text, widgets: List<Map> }
+//! widget { kind: "note" | "tasks" | "counter", text: Text | items: List<Map> | value: Counter }
+//! task   { text: str, done: bool }
+//! ```
+//!
+//! Every board starts from the same *genesis* change (fixed actor, fixed time), so two peers that
+//! open a link before they have met do not create rival `widgets` lists: they share that change.
+//! The document may come from untrusted peers, so readers skip whatever does not fit the schema
+//! instead of failing.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+use crate::error::BoardError;
+use crate::text_diff;
+use crate::view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};
+
+const SCHEMA: &str = "schema";
+const TITLE: &str = "title";
+const WIDGETS: &str = "widgets";
+const KIND: &str = "kind";
+const TEXT: &str = "text";
+const ITEMS: &str = "items";
+const VALUE: &str = "value";
+const DONE: &str = "done";
+const GENESIS_ACTOR: [u8; 16] = *b"meshboard-genesi";
+
+/// One board: an Automerge document that follows the schema above.
+#[derive(Debug, Clone)]
+pub struct Board {
+    doc: AutoCommit,
+}
+
+impl Board {
+    /// A new, empty board whose local edits are made as `actor`.
+    pub fn new(actor: ActorId) -> Result<Self, BoardError> {
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(GENESIS_ACTOR));
+        doc.put(ROOT, SCHEMA, 1_u64)?;
+        doc.put_object(ROOT, TITLE, ObjType::Text)?;
+        doc.put_object(ROOT, WIDGETS, ObjType::List)?;
+        doc.commit_with(CommitOptions::default().with_time(0));
+        doc.set_actor(actor);
+        Ok(Board { doc })
+    }
+
+    /// A new board with a random actor id.
+    pub fn new_random() -> Result<Self, BoardError> {
+        Board::new(ActorId::random())
+    }
+
+    pub fn doc(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Close the pending local edits into one change stamped with `time` (seconds since the epoch).
+    pub fn commit(&mut self, time: i64) -> Option<ChangeHash> {
+        if self.doc.pending_ops() == 0 {
+            return None;
+        }
+        self.doc.commit_with(CommitOptions::default().with_time(time))
+    }
+
+    /// Merge everything `other` has (used in tests and when two copies meet in one process).
+    pub fn merge(&mut self, other: &mut Board) -> Result<(), BoardError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    // ----- reading -----
+
+    fn obj(&self, parent: &ObjId, key: &str, typ: ObjType) -> Option<ObjId> {
+        match self.doc.get(parent, key) {
+            Ok(Some((Value::Object(t), id))) if t == typ => Some(id),
+            _ => None,
+        }
+    }
+
+    fn scalar(&self, parent: &ObjId, key: &str) -> Option<ScalarValue> {
+        match self.doc.get(parent, key) {
+            Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+
+    fn text_of(&self, parent: &ObjId, key: &str) -> String {
+        self.obj(parent, key, ObjType::Text)
+            .and_then(|t| self.doc.text(&t).ok())
+            .unwrap_or_default()
+    }
+
+    fn widgets_list(&self) -> Option<ObjId> {
+        self.obj(&ROOT, WIDGETS, ObjType::List)
+    }
+
+    fn list_maps(&self, list: &ObjId) -> Vec<ObjId> {
+        (0..self.doc.length(list))
+            .filter_map(|i| match self.doc.get(list, i) {
+                Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn title(&self) -> String {
+        self.text_of(&ROOT, TITLE)
+    }
+
+    /// The whole board as plain data for the UI.
+    pub fn view(&self) -> BoardView {
+        let widgets = self
+            .widgets_list()
+            .map(|list| {
+                self.list_maps(&list)
+                    .into_iter()
+                    .filter_map(|w| self.widget_view(&w))
+                    .collect()
+            })
+            .unwrap_or_default();
+        BoardView { title: self.title(), widgets }
+    }
+
+    fn widget_view(&self, obj: &ObjId) -> Option<WidgetView> {
+        let kind = match self.scalar(obj, KIND)? {
+            ScalarValue::Str(s) => WidgetKind::parse(&s)?,
+            _ => return None,
+        };
+        let body = match kind {
+            WidgetKind::Note => WidgetBody::Note { text: self.text_of(obj, TEXT) },
+            WidgetKind::Tasks => WidgetBody::Tasks {
+                items: self
+                    .obj(obj, ITEMS, ObjType::List)
+                    .map(|items| {
+                        self.list_maps(&items)
+                            .into_iter()
+                            .map(|item| TaskView {
+                                id: item.to_string(),
+                                text: match self.scalar(&item, TEXT) {
+                                    Some(ScalarValue::Str(s)) => s.to_string(),
+                                    _ => String::new(),
+                                },
+                                done: matches!(self.scalar(&item, DONE), Some(ScalarValue::Boolean(true))),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            WidgetKind::Counter => WidgetBody::Counter {
+                value: self.scalar(obj, VALUE).and_then(|v| v.to_i64()).unwrap_or(0),
+            },
+        };
+        Some(WidgetView { id: obj.to_string(), body })
+    }
+
+    // ----- writing -----
+
+    /// The widget's index in the list and its object.
+    fn find_widget(&self, id: &str) -> Result<(usize, ObjId), BoardError> {
+        let list = self.widgets_list().ok_or(BoardError::Schema("no widget list"))?;
+        (0..self.doc.length(&list))
+            .find_map(|i| match self.doc.get(&list, i) {
+                Ok(Some((Value::Object(ObjType::Map), obj))) if obj.to_string() == id => Some((i, obj)),
+                _ => None,
+            })
+            .ok_or_else(|| BoardError::NoSuchWidget(id.to_owned()))
+    }
+
+    fn widget_of_kind(&self, id: &str, kind: WidgetKind) -> Result<ObjId, BoardError> {
+        let (_, obj) = self.find_widget(id)?;
+        match self.scalar(&obj, KIND) {
+            Some(ScalarValue::Str(s)) if *s == *kind.as_str() => Ok(obj),
+            _ => Err(BoardError::WrongKind(id.to_owned(), kind.as_str())),
+        }
+    }
+
+    fn update_text(&mut self, text: &ObjId, new: &str) -> Result<(), BoardError> {
+        let old = self.doc.text(text)?;
+        if let Some(s) = text_diff::diff(&old, new) {
+            let delete = isize::try_from(s.delete).map_err(|_| BoardError::Schema("text too long"))?;
+            self.doc.splice_text(text, s.index, delete, &s.insert)?;
+        }
+        Ok(())
+    }
+
+    /// Make the title `new` by splicing only what differs.
+    pub fn set_title(&mut self, new: &str) -> Result<(), BoardError> {
+        let title = self.obj(&ROOT, TITLE, ObjType::Text).ok_or(BoardError::Schema("no title"))?;
+        self.update_text(&title, new)
+    }
+
+    /// Append a widget of `kind`; returns its id.
+    pub fn add_widget(&mut self, kind: WidgetKind) -> Result<String, BoardError> {
+        let list = self.widgets_list().ok_or(BoardError::Schema("no widget list"))?;
+        let len = self.doc.length(&list);
+        let w = self.doc.insert_object(&list, len, ObjType::Map)?;
+        self.doc.put(&w, KIND, kind.as_str())?;
+        match kind {
+            WidgetKind::Note => {
+                self.doc.put_object(&w, TEXT, ObjType::Text)?;
+            }
+            WidgetKind::Tasks => {
+                self.doc.put_object(&w, ITEMS, ObjType::List)?;
+            }
+            WidgetKind::Counter => {
+                self.doc.put(&w, VALUE, ScalarValue::counter(0))?;
+            }
+        }
+        Ok(w.to_string())
+    }
+
+    pub fn remove_widget(&mut self, id: &str) -> Result<(), BoardError> {
+        let list = self.widgets_list().ok_or(BoardError::Schema("no widget list"))?;
+        let (index, _) = self.find_widget(id)?;
+        self.doc.delete(&list, index)?;
+        Ok(())
+    }
+
+    /// Make the note's text `new` by splicing only what differs.
+    pub fn set_note_text(&mut self, id: &str, new: &str) -> Result<(), BoardError> {
+        let w = self.widget_of_kind(id, WidgetKind::Note)?;
+        let text = self.obj(&w, TEXT, ObjType::Text).ok_or(BoardError::Schema("note without text"))?;
+        self.update_text(&text, new)
+    }
+
+    fn task_list(&self, widget: &str) -> Result<ObjId, BoardError> {
+        let w = self.widget_of_kind(widget, WidgetKind::Tasks)?;
+        self.obj(&w, ITEMS, ObjType::List).ok_or(BoardError::Schema("tasks without items"))
+    }
+
+    fn find_task(&self, list: &ObjId, task: &str) -> Result<(usize, ObjId), BoardError> {
+        (0..self.doc.length(list))
+            .find_map(|i| match self.doc.get(list, i) {
+                Ok(Some((Value::Object(ObjType::Map), obj))) if obj.to_string() == task => Some((i, obj)),
+                _ => None,
+            })
+            .ok_or_else(|| BoardError::NoSuchTask(task.to_owned()))
+    }
+
+    /// Append a task to a tasks widget; returns the task's id.
+    pub fn add_task(&mut self, widget: &str, text: &str) -> Result<String, BoardError> {
+        let list = self.task_list(widget)?;
+        let len = self.doc.length(&list);
+        let item = self.doc.insert_object(&list, len, ObjType::Map)?;
+        self.doc.put(&item, TEXT, text)?;
+        self.doc.put(&item, DONE, false)?;
+        Ok(item.to_string())
+    }
+
+    pub fn set_task_done(&mut self, widget: &str, task: &str, done: bool) -> Result<(), BoardError> {
+        let list = self.task_list(widget)?;
+        let (_, item) = self.find_task(&list, task)?;
+        self.doc.put(&item, DONE, done)?;
+        Ok(())
+    }
+
+    pub fn remove_task(&mut self, widget: &str, task: &str) -> Result<(), BoardError> {
+        let list = self.task_list(widget)?;
+        let (index, _) = self.find_task(&list, task)?;
+        self.doc.delete(&list, index)?;
+        Ok(())
+    }
+
+    /// Add `delta` to a counter widget; concurrent increments from several peers add up.
+    pub fn increment_counter(&mut self, id: &str, delta: i64) -> Result<(), BoardError> {
+        let w = self.widget_of_kind(id, WidgetKind::Counter)?;
+        self.doc.increment(&w, VALUE, delta)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(n: u8) -> Board {
+        Board::new(ActorId::from([n; 16])).unwrap()
+    }
+
+    /// Two copies that have seen each other's changes.
+    fn pair() -> (Board, Board) {
+        let mut a = board(1);
+        let mut b = board(2);
+        b.merge(&mut a).unwrap();
+        (a, b)
+    }
+
+    fn sync(a: &mut Board, b: &mut Board) {
+        a.merge(b).unwrap();
+        b.merge(a).unwrap();
+    }
+
+    #[test]
+    fn boards_created_apart_share_their_genesis() {
+        let mut a = board(1);
+        let mut b = board(2);
+        assert_eq!(a.heads(), b.heads());
+        let n = a.add_widget(WidgetKind::Note).unwrap();
+        a.set_note_text(&n, "from a").unwrap();
+        b.set_title("from b").unwrap();
+        sync(&mut a, &mut b);
+        assert_eq!(a.view(), b.view());
+        assert_eq!(a.view().title, "from b");
+        assert_eq!(a.view().widgets.len(), 1);
+    }
+
+    #[test]
+    fn widgets_add_and_remove() {
+        let mut a = board(1);
+        let n = a.add_widget(WidgetKind::Note).unwrap();
+        let t = a.add_widget(WidgetKind::Tasks).unwrap();
+        let c = a.add_widget(WidgetKind::Counter).unwrap();
+        let kinds: Vec<_> = a.view().widgets.iter().map(|w| w.body.kind()).collect();
+        assert_eq!(kinds, [WidgetKind::Note, WidgetKind::Tasks, WidgetKind::Counter]);
+        a.remove_widget(&t).unwrap();
+        let ids: Vec<_> = a.view().widgets.into_iter().map(|w| w.id).collect();
+        assert_eq!(ids, [n, c]);
+        assert!(matches!(a.remove_widget(&t), Err(BoardError::NoSuchWidget(_))));
+    }
+
+    #[test]
+    fn wrong_kind_is_an_error() {
+        let mut a = board(1);
+        let n = a.add_widget(WidgetKind::Note).unwrap();
+        assert!(matches!(a.increment_counter(&n, 1), Err(BoardError::WrongKind(..))));
+        assert!(matches!(a.add_task(&n, "x"), Err(BoardError::WrongKind(..))));
+    }
+
+    #[test]
+    fn concurrent_typing_in_one_note_keeps_both_texts() {
+        let (mut a, mut b) = pair();
+        let n = a.add_widget(WidgetKind::Note).unwrap();
+        a.set_note_text(&n, "Hello world").unwrap();
+        sync(&mut a, &mut b);
+        a.set_note_text(&n, "Hello brave world").unwrap();
+        b.set_note_text(&n, "Hello world, again").unwrap();
+        sync(&mut a, &mut b);
+        let text = |x: &Board| match &x.view().widgets[0].body {
+            WidgetBody::Note { text } => text.clone(),
+            other => panic!("not a note: {other:?}"),
+        };
+        assert_eq!(text(&a), text(&b));
+        assert_eq!(text(&a), "Hello brave world, again");
+    }
+
+    #[test]
+    fn emoji_and_accents_survive_concurrent_edits() {
+        let (mut a, mut b) = pair();
+        let n = a.add_widget(WidgetKind::Note).unwrap();
+        a.set_note_text(&n, "café 😀 naïve").unwrap();
+        sync(&mut a, &mut b);
+        a.set_note_text(&n, "café 😀👍🏽 naïve").unwrap();
+        // one input event is one splice: type at the front, then at the end
+        b.set_note_text(&n, "crème café 😀 naïve").unwrap();
+        b.set_note_text(&n, "crème café 😀 naïve ü").unwrap();
+        sync(&mut a, &mut b);
+        let WidgetBody::Note { text } = &a.view().widgets[0].body else { panic!("not a note") };
+        assert_eq!(text, "crème café 😀👍🏽 naïve ü");
+        assert_eq!(a.view(), b.view());
+    }
+
+    #[test]
+    fn concurrent_counter_increments_add_up() {
+        let (mut a, mut b) = pair();
+        let c = a.add_widget(WidgetKind::Counter).unwrap();
+        sync(&mut a, &mut b);
+        for _ in 0..10 {
+            a.increment_counter(&c, 1).unwrap();
+            b.increment_counter(&c, 1).unwrap();
+        }
+        b.increment_counter(&c, -3).unwrap();
+        sync(&mut a, &mut b);
+        assert_eq!(a.view().widgets[0].body, WidgetBody::Counter { value: 17 });
+        assert_eq!(a.view(), b.view());
+    }
+
+    #[test]
+    fn concurrent_tasks_merge() {
+        let (mut a, mut b) = pair();
+        let t = a.add_widget(WidgetKind::Tasks).unwrap();
+        let first = a.add_task(&t, "write spec").unwrap();
+        sync(&mut a, &mut b);
+        a.add_task(&t, "from a").unwrap();
+        b.add_task(&t, "from b").unwrap();
+        b.set_task_done(&t, &first, true).unwrap();
+        sync(&mut a, &mut b);
+        let WidgetBody::Tasks { items } = &a.view().widgets[0].body else { panic!("not tasks") };
+        assert_eq!(items.len(), 3);
+        assert!(items[0].done && items[0].text == "write spec");
+        assert_eq!(a.view(), b.view());
+        a.remove_task(&t, &first).unwrap();
+        let WidgetBody::Tasks { items } = &a.view().widgets[0].body else { panic!("not tasks") };
+        assert_eq!(items.len(), 2);
+    }
+
+    #[test]
+    fn text_counts_code_points() {
+        // If automerge were built with utf16- or utf8-indexing, splices computed on code points
+        // would land in the wrong place: this guards the feature choice.
+        let mut a = board(1);
+        a.set_title("😀").unwrap();
+        let title = a.obj(&ROOT, TITLE, ObjType::Text).unwrap();
+        assert_eq!(a.doc.length(&title), 1);
+    }
+
+    #[test]
+    fn malformed_widgets_are_skipped_not_fatal() {
+        let mut a = board(1);
+        let list = a.widgets_list().unwrap();
+        a.doc.insert(&list, 0, "not a map").unwrap();
+        let w = a.doc.insert_object(&list, 1, ObjType::Map).unwrap();
+        a.doc.put(&w, KIND, "spaceship").unwrap();
+        let w = a.doc.insert_object(&list, 2, ObjType::Map).unwrap();
+        a.doc.put(&w, KIND, "counter").unwrap();
+        a.doc.put(&w, VALUE, "not a number").unwrap();
+        let view = a.view();
+        assert_eq!(view.widgets.len(), 1);
+        assert_eq!(view.widgets[0].body, WidgetBody::Counter { value: 0 });
+    }
+}

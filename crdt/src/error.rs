@@ -1,0 +1,42 @@
+//! Errors at the crate boundary.
+
+use thiserror::Error;
+
+/// A board operation failed.
+#[derive(Debug, Error)]
+pub enum BoardError {
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("no widget with id {0}")]
+    NoSuchWidget(String),
+    #[error("no task with id {0}")]
+    NoSuchTask(String),
+    #[error("widget {0} is not a {1}")]
+    WrongKind(String, &'static str),
+    #[error("the document does not follow the board schema: {0}")]
+    Schema(&'static str),
+}
+
+/// A frame from a peer could not be decoded.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("frame of {0} bytes is shorter than its header")]
+    Truncated(usize),
+    #[error("frame of {size} bytes exceeds the limit of {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("unknown wire version {0}")]
+    UnknownVersion(u8),
+    #[error("unknown frame kind {0}")]
+    UnknownKind(u8),
+}
+
+/// A board link's fragment is not a valid board secret.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LinkError {
+    #[error("the link has no board key")]
+    Missing,
+    #[error("the board key has {0} characters, expected {expected}", expected = crate::link::SECRET_TEXT_LEN)]
+    WrongLength(usize),
+    #[error("the board key contains characters that are not allowed")]
+    BadEncoding,
+}

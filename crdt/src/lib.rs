@@ -1,0 +1,24 @@
+//! Meshboard's core: the board schema on top of Automerge and a sans-IO sync engine.
+//!
+//! Nothing in this crate does I/O, reads a clock or spawns a thread: the browser glue (or a test)
+//! feeds [`engine::Event`]s in, with the current time, and carries the returned
+//! [`engine::Effect`]s out. It builds for native targets and for `wasm32-unknown-unknown`.
+//!
+//! The Automerge version is chosen once, in the workspace `Cargo.toml`; everything in the project
+//! reaches Automerge through the re-export below so that the choice stays in one place.
+
+pub use automerge;
+
+pub mod board;
+pub mod engine;
+pub mod error;
+pub mod frame;
+pub mod link;
+pub mod text_diff;
+pub mod view;
+
+pub use board::Board;
+pub use engine::{Effect, Engine, Event, PeerId};
+pub use error::{BoardError, FrameError, LinkError};
+pub use link::BoardSecret;
+pub use view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};

@@ -1,0 +1,70 @@
+//! Plain snapshots of a board for the UI: cheap to compare, so that only what changed re-renders.
+
+/// What a widget is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WidgetKind {
+    Note,
+    Tasks,
+    Counter,
+}
+
+impl WidgetKind {
+    pub const ALL: [WidgetKind; 3] = [WidgetKind::Note, WidgetKind::Tasks, WidgetKind::Counter];
+
+    /// The name stored in the document (and used as `data-kind` in the UI).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WidgetKind::Note => "note",
+            WidgetKind::Tasks => "tasks",
+            WidgetKind::Counter => "counter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        WidgetKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A whole board as the UI shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardView {
+    pub title: String,
+    pub widgets: Vec<WidgetView>,
+}
+
+impl BoardView {
+    pub fn widget(&self, id: &str) -> Option<&WidgetView> {
+        self.widgets.iter().find(|w| w.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidgetView {
+    /// Stable for the widget's lifetime and unique on the board (its Automerge object id).
+    pub id: String,
+    pub body: WidgetBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WidgetBody {
+    Note { text: String },
+    Tasks { items: Vec<TaskView> },
+    Counter { value: i64 },
+}
+
+impl WidgetBody {
+    pub fn kind(&self) -> WidgetKind {
+        match self {
+            WidgetBody::Note { .. } => WidgetKind::Note,
+            WidgetBody::Tasks { .. } => WidgetKind::Tasks,
+            WidgetBody::Counter { .. } => WidgetKind::Counter,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskView {
+    pub id: String,
+    pub text: String,
+    pub done: bool,
+}
