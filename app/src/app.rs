@@ -6,9 +6,14 @@ use crate::pages::{board::BoardPage, home::HomePage, link_error::LinkErrorPage};
 use crate::route::{self, Route};
 
 fn current_route() -> Route {
-    let Some(window) = web_sys::window() else { return Route::NotFound };
+    let Some(window) = web_sys::window() else {
+        return Route::NotFound;
+    };
     let location = window.location();
-    route::parse(&location.pathname().unwrap_or_default(), &location.hash().unwrap_or_default())
+    route::parse(
+        &location.pathname().unwrap_or_default(),
+        &location.hash().unwrap_or_default(),
+    )
 }
 
 #[component]
@@ -27,7 +32,7 @@ pub fn App() -> impl IntoView {
         Route::Board(secret) => view! { <BoardPage secret/> }.into_any(),
         Route::BadLink(error) => view! {
             <LinkErrorPage
-                title="This board link is incomplete"
+                title="This board link is incomplete or damaged"
                 detail=format!("{error}. Links to a board end in # followed by 22 characters; ask for the link again or copy all of it.")
             />
         }

@@ -40,7 +40,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_rejects_garbage() {
-        let s = PeerSignal::Candidate(Candidate { candidate: "c".into(), sdp_mid: Some("0".into()), sdp_m_line_index: Some(0) });
+        let s = PeerSignal::Candidate(Candidate {
+            candidate: "c".into(),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+        });
         assert_eq!(PeerSignal::decode(&s.encode()).unwrap(), s);
         assert!(PeerSignal::decode("{").is_err());
         assert!(PeerSignal::decode(&"x".repeat(MAX_SIGNAL_BYTES + 1)).is_err());

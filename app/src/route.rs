@@ -38,10 +38,19 @@ mod tests {
     fn routes() {
         let s = BoardSecret::from_bytes([3; 16]);
         assert_eq!(parse("/", ""), Route::Home);
-        assert_eq!(parse("/b", &format!("#{}", s.to_fragment())), Route::Board(s.clone()));
-        assert_eq!(parse("/b/", &format!("#{}", s.to_fragment())), Route::Board(s.clone()));
+        assert_eq!(
+            parse("/b", &format!("#{}", s.to_fragment())),
+            Route::Board(s.clone())
+        );
+        assert_eq!(
+            parse("/b/", &format!("#{}", s.to_fragment())),
+            Route::Board(s.clone())
+        );
         assert_eq!(parse("/b", ""), Route::BadLink(LinkError::Missing));
-        assert_eq!(parse("/b", "#abc"), Route::BadLink(LinkError::WrongLength(3)));
+        assert_eq!(
+            parse("/b", "#abc"),
+            Route::BadLink(LinkError::WrongLength(3))
+        );
         assert_eq!(parse("/nope", ""), Route::NotFound);
         assert_eq!(board_href(&s), format!("/b#{}", s.to_fragment()));
     }

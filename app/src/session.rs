@@ -68,7 +68,9 @@ pub fn dispatch(cell: &Rc<SessionCell>, input: Input) {
         }
         queue.push_back(input);
     }
-    let Ok(mut state) = cell.state.try_borrow_mut() else { return };
+    let Ok(mut state) = cell.state.try_borrow_mut() else {
+        return;
+    };
     loop {
         let next = cell.queue.borrow_mut().pop_front();
         let Some(input) = next else { break };
@@ -282,7 +284,9 @@ impl Session {
 
     fn connect(&mut self) {
         let weak = self.weak.clone();
-        match Socket::connect(&self.ws_url, move |e| dispatch_weak(&weak, Input::Socket(e))) {
+        match Socket::connect(&self.ws_url, move |e| {
+            dispatch_weak(&weak, Input::Socket(e))
+        }) {
             Ok(socket) => self.socket = Some(socket),
             Err(e) => {
                 warn(&format!("meshboard: cannot open the signaling socket: {e}"));
@@ -295,9 +299,11 @@ impl Session {
         let exp = RECONNECT_BASE_MS * 2f64.powi(self.reconnect_attempts.min(16) as i32);
         self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
         let weak = self.weak.clone();
-        self.reconnect = Timeout::new(jitter(exp.min(RECONNECT_CAP_MS)), move || dispatch_weak(&weak, Input::Reconnect))
-            .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
-            .ok();
+        self.reconnect = Timeout::new(jitter(exp.min(RECONNECT_CAP_MS)), move || {
+            dispatch_weak(&weak, Input::Reconnect)
+        })
+        .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
+        .ok();
     }
 
     fn send_server(&self, message: &ClientMessage) {
@@ -308,20 +314,29 @@ impl Session {
                     warn(&format!("meshboard: signaling send failed: {e}"));
                 }
             }
-            Err(e) => warn(&format!("meshboard: cannot encode a signaling message: {e}")),
+            Err(e) => warn(&format!(
+                "meshboard: cannot encode a signaling message: {e}"
+            )),
         }
     }
 
     fn send_signal(&self, peer: &PeerId, signal: &PeerSignal) {
         if self.joined {
-            self.send_server(&ClientMessage::Signal { to: peer.clone(), data: signal.encode() });
+            self.send_server(&ClientMessage::Signal {
+                to: peer.clone(),
+                data: signal.encode(),
+            });
         }
     }
 
     fn on_socket(&mut self, event: SocketEvent) {
         match event {
             SocketEvent::Open => {
-                let join = ClientMessage::Join { version: PROTOCOL_VERSION, room: self.room.clone(), peer: self.me.clone() };
+                let join = ClientMessage::Join {
+                    version: PROTOCOL_VERSION,
+                    room: self.room.clone(),
+                    peer: self.me.clone(),
+                };
                 self.send_server(&join);
             }
             SocketEvent::Closed => {
@@ -332,14 +347,18 @@ impl Session {
             }
             SocketEvent::Text(text) => match serde_json::from_str::<ServerMessage>(&text) {
                 Ok(message) => self.on_server(message),
-                Err(e) => warn(&format!("meshboard: unreadable message from the signaling server: {e}")),
+                Err(e) => warn(&format!(
+                    "meshboard: unreadable message from the signaling server: {e}"
+                )),
             },
         }
     }
 
     fn on_server(&mut self, message: ServerMessage) {
         match message {
-            ServerMessage::Welcome { peers, ice_servers, .. } => {
+            ServerMessage::Welcome {
+                peers, ice_servers, ..
+            } => {
                 self.joined = true;
                 self.reconnect_attempts = 0;
                 self.ice_servers = ice_servers;
@@ -362,12 +381,18 @@ impl Session {
             }
             ServerMessage::Signal { from, data } => match PeerSignal::decode(&data) {
                 Ok(signal) => self.on_signal(from, signal),
-                Err(e) => warn(&format!("meshboard: ignoring a bad signal from a peer: {e}")),
+                Err(e) => warn(&format!(
+                    "meshboard: ignoring a bad signal from a peer: {e}"
+                )),
             },
             ServerMessage::Error { code, message } => {
-                warn(&format!("meshboard: signaling server says {code:?}: {message}"));
+                warn(&format!(
+                    "meshboard: signaling server says {code:?}: {message}"
+                ));
                 if code == ErrorCode::VersionMismatch {
-                    self.fatal = Some("This page is older than the server. Reload to update Meshboard.".into());
+                    self.fatal = Some(
+                        "This page is older than the server. Reload to update Meshboard.".into(),
+                    );
                 }
             }
         }
@@ -394,7 +419,16 @@ impl Session {
         let gen = self.next_gen;
         match PeerConnection::new(&self.ice_servers, self.peer_callbacks(peer, gen)) {
             Ok(pc) => {
-                self.links.insert(peer.clone(), Link { gen, pc, channel: None, open: false, pending: Vec::new() });
+                self.links.insert(
+                    peer.clone(),
+                    Link {
+                        gen,
+                        pc,
+                        channel: None,
+                        open: false,
+                        pending: Vec::new(),
+                    },
+                );
                 Some(gen)
             }
             Err(e) => {
@@ -410,14 +444,23 @@ impl Session {
         if peer == self.me || self.links.contains_key(&peer) || self.me > peer {
             return;
         }
-        let Some(gen) = self.new_link(&peer) else { return };
+        let Some(gen) = self.new_link(&peer) else {
+            return;
+        };
         let on_channel = self.channel_callbacks(&peer, gen);
-        let Some(link) = self.links.get_mut(&peer) else { return };
-        link.channel = Some(DataChannel::new(link.pc.create_channel("board"), on_channel));
+        let Some(link) = self.links.get_mut(&peer) else {
+            return;
+        };
+        link.channel = Some(DataChannel::new(
+            link.pc.create_channel("board"),
+            on_channel,
+        ));
         let pc = link.pc.handle();
         let weak = self.weak.clone();
         spawn_local(async move {
-            let result = peer_connection::make_offer(pc).await.map(|sdp| PeerSignal::Offer { sdp });
+            let result = peer_connection::make_offer(pc)
+                .await
+                .map(|sdp| PeerSignal::Offer { sdp });
             dispatch_weak(&weak, Input::Described(peer, gen, result));
         });
     }
@@ -434,17 +477,25 @@ impl Session {
                 }
                 // A new offer replaces whatever we had with that peer (it restarted the link).
                 self.remove_link(&from);
-                let Some(gen) = self.new_link(&from) else { return };
-                let Some(link) = self.links.get(&from) else { return };
+                let Some(gen) = self.new_link(&from) else {
+                    return;
+                };
+                let Some(link) = self.links.get(&from) else {
+                    return;
+                };
                 let pc = link.pc.handle();
                 let weak = self.weak.clone();
                 spawn_local(async move {
-                    let result = peer_connection::answer_offer(pc, sdp).await.map(|sdp| PeerSignal::Answer { sdp });
+                    let result = peer_connection::answer_offer(pc, sdp)
+                        .await
+                        .map(|sdp| PeerSignal::Answer { sdp });
                     dispatch_weak(&weak, Input::Described(from, gen, result));
                 });
             }
             PeerSignal::Answer { sdp } => {
-                let Some(link) = self.links.get(&from) else { return };
+                let Some(link) = self.links.get(&from) else {
+                    return;
+                };
                 let (pc, gen) = (link.pc.handle(), link.gen);
                 let weak = self.weak.clone();
                 spawn_local(async move {
@@ -453,7 +504,9 @@ impl Session {
                 });
             }
             PeerSignal::Candidate(candidate) => {
-                let Some(link) = self.links.get_mut(&from) else { return };
+                let Some(link) = self.links.get_mut(&from) else {
+                    return;
+                };
                 if link.pc.has_remote_description() {
                     add_candidate(&link.pc, candidate);
                 } else if link.pending.len() < MAX_PENDING_CANDIDATES {
@@ -464,7 +517,9 @@ impl Session {
     }
 
     fn flush_candidates(&mut self, peer: &PeerId) {
-        let Some(link) = self.links.get_mut(peer) else { return };
+        let Some(link) = self.links.get_mut(peer) else {
+            return;
+        };
         for candidate in std::mem::take(&mut link.pending) {
             add_candidate(&link.pc, candidate);
         }
@@ -478,7 +533,9 @@ impl Session {
             PeerEvent::IceCandidate(c) => self.send_signal(&peer, &PeerSignal::Candidate(c)),
             PeerEvent::DataChannel(channel) => {
                 let on_channel = self.channel_callbacks(&peer, gen);
-                let Some(link) = self.links.get_mut(&peer) else { return };
+                let Some(link) = self.links.get_mut(&peer) else {
+                    return;
+                };
                 if link.channel.is_some() {
                     return; // one channel per peer
                 }
@@ -494,19 +551,25 @@ impl Session {
     }
 
     fn on_channel(&mut self, peer: PeerId, gen: u64, event: ChannelEvent) {
-        let Some(link) = self.links.get_mut(&peer).filter(|l| l.gen == gen) else { return };
+        let Some(link) = self.links.get_mut(&peer).filter(|l| l.gen == gen) else {
+            return;
+        };
         match event {
             ChannelEvent::Open => {
                 if link.open {
                     return;
                 }
                 link.open = true;
-                let effects = self.engine.handle(Event::Connected(peer), browser::now_ms());
+                let effects = self
+                    .engine
+                    .handle(Event::Connected(peer), browser::now_ms());
                 self.run(effects);
             }
             ChannelEvent::Message(bytes) => {
                 if link.open {
-                    let effects = self.engine.handle(Event::Frame(peer, bytes), browser::now_ms());
+                    let effects = self
+                        .engine
+                        .handle(Event::Frame(peer, bytes), browser::now_ms());
                     self.run(effects);
                 }
             }
@@ -518,7 +581,9 @@ impl Session {
     fn remove_link(&mut self, peer: &PeerId) {
         if let Some(link) = self.links.remove(peer) {
             if link.open {
-                let effects = self.engine.handle(Event::Disconnected(peer.clone()), browser::now_ms());
+                let effects = self
+                    .engine
+                    .handle(Event::Disconnected(peer.clone()), browser::now_ms());
                 self.run(effects);
             }
         }
@@ -534,7 +599,9 @@ impl Session {
         self.remove_link(peer);
         if self.room_peers.contains(peer) && self.me < *peer && !self.retries.contains_key(peer) {
             let (weak, p) = (self.weak.clone(), peer.clone());
-            if let Ok(t) = Timeout::new(jitter(PEER_RETRY_MS), move || dispatch_weak(&weak, Input::RetryPeer(p))) {
+            if let Ok(t) = Timeout::new(jitter(PEER_RETRY_MS), move || {
+                dispatch_weak(&weak, Input::RetryPeer(p))
+            }) {
                 self.retries.insert(peer.clone(), t);
             }
         }
@@ -555,7 +622,9 @@ impl Session {
                 }
                 Effect::DocChanged => self.view_dirty = true,
                 Effect::DropPeer { peer, reason } => {
-                    warn(&format!("meshboard: dropping a peer that sent bad data: {reason}"));
+                    warn(&format!(
+                        "meshboard: dropping a peer that sent bad data: {reason}"
+                    ));
                     self.remove_link(&peer);
                 }
             }

@@ -12,7 +12,9 @@
 //! instead of failing.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+};
 
 use crate::error::BoardError;
 use crate::text_diff;
@@ -68,7 +70,8 @@ impl Board {
         if self.doc.pending_ops() == 0 {
             return None;
         }
-        self.doc.commit_with(CommitOptions::default().with_time(time))
+        self.doc
+            .commit_with(CommitOptions::default().with_time(time))
     }
 
     /// Merge everything `other` has (used in tests and when two copies meet in one process).
@@ -127,7 +130,10 @@ impl Board {
                     .collect()
             })
             .unwrap_or_default();
-        BoardView { title: self.title(), widgets }
+        BoardView {
+            title: self.title(),
+            widgets,
+        }
     }
 
     fn widget_view(&self, obj: &ObjId) -> Option<WidgetView> {
@@ -136,7 +142,9 @@ impl Board {
             _ => return None,
         };
         let body = match kind {
-            WidgetKind::Note => WidgetBody::Note { text: self.text_of(obj, TEXT) },
+            WidgetKind::Note => WidgetBody::Note {
+                text: self.text_of(obj, TEXT),
+            },
             WidgetKind::Tasks => WidgetBody::Tasks {
                 items: self
                     .obj(obj, ITEMS, ObjType::List)
@@ -149,27 +157,40 @@ impl Board {
                                     Some(ScalarValue::Str(s)) => s.to_string(),
                                     _ => String::new(),
                                 },
-                                done: matches!(self.scalar(&item, DONE), Some(ScalarValue::Boolean(true))),
+                                done: matches!(
+                                    self.scalar(&item, DONE),
+                                    Some(ScalarValue::Boolean(true))
+                                ),
                             })
                             .collect()
                     })
                     .unwrap_or_default(),
             },
             WidgetKind::Counter => WidgetBody::Counter {
-                value: self.scalar(obj, VALUE).and_then(|v| v.to_i64()).unwrap_or(0),
+                value: self
+                    .scalar(obj, VALUE)
+                    .and_then(|v| v.to_i64())
+                    .unwrap_or(0),
             },
         };
-        Some(WidgetView { id: obj.to_string(), body })
+        Some(WidgetView {
+            id: obj.to_string(),
+            body,
+        })
     }
 
     // ----- writing -----
 
     /// The widget's index in the list and its object.
     fn find_widget(&self, id: &str) -> Result<(usize, ObjId), BoardError> {
-        let list = self.widgets_list().ok_or(BoardError::Schema("no widget list"))?;
+        let list = self
+            .widgets_list()
+            .ok_or(BoardError::Schema("no widget list"))?;
         (0..self.doc.length(&list))
             .find_map(|i| match self.doc.get(&list, i) {
-                Ok(Some((Value::Object(ObjType::Map), obj))) if obj.to_string() == id => Some((i, obj)),
+                Ok(Some((Value::Object(ObjType::Map), obj))) if obj.to_string() == id => {
+                    Some((i, obj))
+                }
                 _ => None,
             })
             .ok_or_else(|| BoardError::NoSuchWidget(id.to_owned()))
@@ -186,7 +207,8 @@ impl Board {
     fn update_text(&mut self, text: &ObjId, new: &str) -> Result<(), BoardError> {
         let old = self.doc.text(text)?;
         if let Some(s) = text_diff::diff(&old, new) {
-            let delete = isize::try_from(s.delete).map_err(|_| BoardError::Schema("text too long"))?;
+            let delete =
+                isize::try_from(s.delete).map_err(|_| BoardError::Schema("text too long"))?;
             self.doc.splice_text(text, s.index, delete, &s.insert)?;
         }
         Ok(())
@@ -194,13 +216,17 @@ impl Board {
 
     /// Make the title `new` by splicing only what differs.
     pub fn set_title(&mut self, new: &str) -> Result<(), BoardError> {
-        let title = self.obj(&ROOT, TITLE, ObjType::Text).ok_or(BoardError::Schema("no title"))?;
+        let title = self
+            .obj(&ROOT, TITLE, ObjType::Text)
+            .ok_or(BoardError::Schema("no title"))?;
         self.update_text(&title, new)
     }
 
     /// Append a widget of `kind`; returns its id.
     pub fn add_widget(&mut self, kind: WidgetKind) -> Result<String, BoardError> {
-        let list = self.widgets_list().ok_or(BoardError::Schema("no widget list"))?;
+        let list = self
+            .widgets_list()
+            .ok_or(BoardError::Schema("no widget list"))?;
         let len = self.doc.length(&list);
         let w = self.doc.insert_object(&list, len, ObjType::Map)?;
         self.doc.put(&w, KIND, kind.as_str())?;
@@ -219,7 +245,9 @@ impl Board {
     }
 
     pub fn remove_widget(&mut self, id: &str) -> Result<(), BoardError> {
-        let list = self.widgets_list().ok_or(BoardError::Schema("no widget list"))?;
+        let list = self
+            .widgets_list()
+            .ok_or(BoardError::Schema("no widget list"))?;
         let (index, _) = self.find_widget(id)?;
         self.doc.delete(&list, index)?;
         Ok(())
@@ -228,19 +256,24 @@ impl Board {
     /// Make the note's text `new` by splicing only what differs.
     pub fn set_note_text(&mut self, id: &str, new: &str) -> Result<(), BoardError> {
         let w = self.widget_of_kind(id, WidgetKind::Note)?;
-        let text = self.obj(&w, TEXT, ObjType::Text).ok_or(BoardError::Schema("note without text"))?;
+        let text = self
+            .obj(&w, TEXT, ObjType::Text)
+            .ok_or(BoardError::Schema("note without text"))?;
         self.update_text(&text, new)
     }
 
     fn task_list(&self, widget: &str) -> Result<ObjId, BoardError> {
         let w = self.widget_of_kind(widget, WidgetKind::Tasks)?;
-        self.obj(&w, ITEMS, ObjType::List).ok_or(BoardError::Schema("tasks without items"))
+        self.obj(&w, ITEMS, ObjType::List)
+            .ok_or(BoardError::Schema("tasks without items"))
     }
 
     fn find_task(&self, list: &ObjId, task: &str) -> Result<(usize, ObjId), BoardError> {
         (0..self.doc.length(list))
             .find_map(|i| match self.doc.get(list, i) {
-                Ok(Some((Value::Object(ObjType::Map), obj))) if obj.to_string() == task => Some((i, obj)),
+                Ok(Some((Value::Object(ObjType::Map), obj))) if obj.to_string() == task => {
+                    Some((i, obj))
+                }
                 _ => None,
             })
             .ok_or_else(|| BoardError::NoSuchTask(task.to_owned()))
@@ -256,7 +289,12 @@ impl Board {
         Ok(item.to_string())
     }
 
-    pub fn set_task_done(&mut self, widget: &str, task: &str, done: bool) -> Result<(), BoardError> {
+    pub fn set_task_done(
+        &mut self,
+        widget: &str,
+        task: &str,
+        done: bool,
+    ) -> Result<(), BoardError> {
         let list = self.task_list(widget)?;
         let (_, item) = self.find_task(&list, task)?;
         self.doc.put(&item, DONE, done)?;
@@ -320,19 +358,31 @@ mod tests {
         let t = a.add_widget(WidgetKind::Tasks).unwrap();
         let c = a.add_widget(WidgetKind::Counter).unwrap();
         let kinds: Vec<_> = a.view().widgets.iter().map(|w| w.body.kind()).collect();
-        assert_eq!(kinds, [WidgetKind::Note, WidgetKind::Tasks, WidgetKind::Counter]);
+        assert_eq!(
+            kinds,
+            [WidgetKind::Note, WidgetKind::Tasks, WidgetKind::Counter]
+        );
         a.remove_widget(&t).unwrap();
         let ids: Vec<_> = a.view().widgets.into_iter().map(|w| w.id).collect();
         assert_eq!(ids, [n, c]);
-        assert!(matches!(a.remove_widget(&t), Err(BoardError::NoSuchWidget(_))));
+        assert!(matches!(
+            a.remove_widget(&t),
+            Err(BoardError::NoSuchWidget(_))
+        ));
     }
 
     #[test]
     fn wrong_kind_is_an_error() {
         let mut a = board(1);
         let n = a.add_widget(WidgetKind::Note).unwrap();
-        assert!(matches!(a.increment_counter(&n, 1), Err(BoardError::WrongKind(..))));
-        assert!(matches!(a.add_task(&n, "x"), Err(BoardError::WrongKind(..))));
+        assert!(matches!(
+            a.increment_counter(&n, 1),
+            Err(BoardError::WrongKind(..))
+        ));
+        assert!(matches!(
+            a.add_task(&n, "x"),
+            Err(BoardError::WrongKind(..))
+        ));
     }
 
     #[test]
@@ -363,7 +413,9 @@ mod tests {
         b.set_note_text(&n, "crème café 😀 naïve").unwrap();
         b.set_note_text(&n, "crème café 😀 naïve ü").unwrap();
         sync(&mut a, &mut b);
-        let WidgetBody::Note { text } = &a.view().widgets[0].body else { panic!("not a note") };
+        let WidgetBody::Note { text } = &a.view().widgets[0].body else {
+            panic!("not a note")
+        };
         assert_eq!(text, "crème café 😀👍🏽 naïve ü");
         assert_eq!(a.view(), b.view());
     }
@@ -393,12 +445,16 @@ mod tests {
         b.add_task(&t, "from b").unwrap();
         b.set_task_done(&t, &first, true).unwrap();
         sync(&mut a, &mut b);
-        let WidgetBody::Tasks { items } = &a.view().widgets[0].body else { panic!("not tasks") };
+        let WidgetBody::Tasks { items } = &a.view().widgets[0].body else {
+            panic!("not tasks")
+        };
         assert_eq!(items.len(), 3);
         assert!(items[0].done && items[0].text == "write spec");
         assert_eq!(a.view(), b.view());
         a.remove_task(&t, &first).unwrap();
-        let WidgetBody::Tasks { items } = &a.view().widgets[0].body else { panic!("not tasks") };
+        let WidgetBody::Tasks { items } = &a.view().widgets[0].body else {
+            panic!("not tasks")
+        };
         assert_eq!(items.len(), 2);
     }
 

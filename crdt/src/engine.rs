@@ -47,7 +47,10 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(board: Board) -> Self {
-        Engine { board, peers: BTreeMap::new() }
+        Engine {
+            board,
+            peers: BTreeMap::new(),
+        }
     }
 
     pub fn board(&self) -> &Board {
@@ -77,7 +80,10 @@ impl Engine {
             }
             Event::Connected(peer) => {
                 if self.peers.len() >= MAX_PEERS && !self.peers.contains_key(&peer) {
-                    out.push(Effect::DropPeer { peer, reason: format!("more than {MAX_PEERS} peers") });
+                    out.push(Effect::DropPeer {
+                        peer,
+                        reason: format!("more than {MAX_PEERS} peers"),
+                    });
                 } else {
                     self.peers.insert(peer.clone(), sync::State::new());
                     self.sync_peer(&peer, &mut out);
@@ -97,12 +103,18 @@ impl Engine {
             return;
         };
         let message = match frame::decode(bytes) {
-            Ok((FrameKind::Sync, payload)) => sync::Message::decode(payload).map_err(|e| e.to_string()),
+            Ok((FrameKind::Sync, payload)) => {
+                sync::Message::decode(payload).map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         let before = self.board.heads();
         let applied = message.and_then(|m| {
-            self.board.doc_mut().sync().receive_sync_message(state, m).map_err(|e| e.to_string())
+            self.board
+                .doc_mut()
+                .sync()
+                .receive_sync_message(state, m)
+                .map_err(|e| e.to_string())
         });
         if let Err(reason) = applied {
             self.peers.remove(&peer);
@@ -125,9 +137,14 @@ impl Engine {
     }
 
     fn sync_peer(&mut self, peer: &PeerId, out: &mut Vec<Effect>) {
-        let Some(state) = self.peers.get_mut(peer) else { return };
+        let Some(state) = self.peers.get_mut(peer) else {
+            return;
+        };
         if let Some(message) = self.board.doc_mut().sync().generate_sync_message(state) {
-            out.push(Effect::Send { peer: peer.clone(), frame: frame::encode(FrameKind::Sync, &message.encode()) });
+            out.push(Effect::Send {
+                peer: peer.clone(),
+                frame: frame::encode(FrameKind::Sync, &message.encode()),
+            });
         }
     }
 }
@@ -151,8 +168,16 @@ mod tests {
 
     impl Net {
         fn new(n: usize) -> Self {
-            let nodes = (0..n).map(|i| Engine::new(Board::new(ActorId::from([i as u8 + 1; 16])).unwrap())).collect();
-            Net { nodes, queue: VecDeque::new(), changed: vec![0; n], dropped: Vec::new(), sent: 0 }
+            let nodes = (0..n)
+                .map(|i| Engine::new(Board::new(ActorId::from([i as u8 + 1; 16])).unwrap()))
+                .collect();
+            Net {
+                nodes,
+                queue: VecDeque::new(),
+                changed: vec![0; n],
+                dropped: Vec::new(),
+                sent: 0,
+            }
         }
 
         fn apply(&mut self, from: usize, effects: Vec<Effect>) {
@@ -163,7 +188,9 @@ mod tests {
                         self.queue.push_back((from, peer.parse().unwrap(), frame));
                     }
                     Effect::DocChanged => self.changed[from] += 1,
-                    Effect::DropPeer { peer, reason } => self.dropped.push((peer.parse().unwrap(), reason)),
+                    Effect::DropPeer { peer, reason } => {
+                        self.dropped.push((peer.parse().unwrap(), reason))
+                    }
                 }
             }
         }
@@ -209,7 +236,11 @@ mod tests {
         net.edit(1, |b| b.set_title("T").unwrap());
         net.run();
         assert_eq!(net.nodes[0].board().title(), "T");
-        assert!(net.sent - before <= 4, "{} messages for one edit", net.sent - before);
+        assert!(
+            net.sent - before <= 4,
+            "{} messages for one edit",
+            net.sent - before
+        );
     }
 
     #[test]
@@ -237,7 +268,13 @@ mod tests {
         net.edit(0, |b| b.set_title("keep me").unwrap());
         net.connect(0, 1);
         net.run();
-        for garbage in [vec![], vec![1], vec![9, 1, 2], vec![1, 1, 0x42, 0xff, 0xff], vec![1, 99]] {
+        for garbage in [
+            vec![],
+            vec![1],
+            vec![9, 1, 2],
+            vec![1, 1, 0x42, 0xff, 0xff],
+            vec![1, 99],
+        ] {
             net.nodes[0].handle(Event::Connected("1".into()), 0);
             let effects = net.nodes[0].handle(Event::Frame("1".into(), garbage.clone()), 0);
             assert!(
@@ -252,6 +289,8 @@ mod tests {
     #[test]
     fn frames_from_unknown_peers_are_ignored() {
         let mut net = Net::new(1);
-        assert!(net.nodes[0].handle(Event::Frame("ghost".into(), vec![1, 1]), 0).is_empty());
+        assert!(net.nodes[0]
+            .handle(Event::Frame("ghost".into(), vec![1, 1]), 0)
+            .is_empty());
     }
 }

@@ -33,10 +33,10 @@ pub enum FrameError {
 /// A board link's fragment is not a valid board secret.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LinkError {
-    #[error("the link has no board key")]
+    #[error("The link has no board key")]
     Missing,
-    #[error("the board key has {0} characters, expected {expected}", expected = crate::link::SECRET_TEXT_LEN)]
+    #[error("The board key has {0} characters, expected {expected}", expected = crate::link::SECRET_TEXT_LEN)]
     WrongLength(usize),
-    #[error("the board key contains characters that are not allowed")]
+    #[error("The board key contains characters that are not allowed")]
     BadEncoding,
 }

@@ -42,7 +42,10 @@ pub fn encode(kind: FrameKind, payload: &[u8]) -> Vec<u8> {
 /// Split a frame into its kind and payload, borrowing from `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<(FrameKind, &[u8]), FrameError> {
     if bytes.len() > MAX_FRAME {
-        return Err(FrameError::TooLarge { size: bytes.len(), limit: MAX_FRAME });
+        return Err(FrameError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_FRAME,
+        });
     }
     let [version, kind, payload @ ..] = bytes else {
         return Err(FrameError::Truncated(bytes.len()));

@@ -37,7 +37,9 @@ impl BoardSecret {
         if text.len() != SECRET_TEXT_LEN {
             return Err(LinkError::WrongLength(text.chars().count()));
         }
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| LinkError::BadEncoding)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| LinkError::BadEncoding)?;
         let bytes: [u8; SECRET_LEN] = bytes.try_into().map_err(|_| LinkError::BadEncoding)?;
         Ok(BoardSecret(bytes))
     }
@@ -49,7 +51,9 @@ impl BoardSecret {
 
     /// The room id the signaling server sees: a one-way hash of the secret (hex, 32 chars).
     pub fn room_id(&self) -> String {
-        let digest = Sha256::new_with_prefix(b"meshboard/room/v1\0").chain_update(self.0).finalize();
+        let digest = Sha256::new_with_prefix(b"meshboard/room/v1\0")
+            .chain_update(self.0)
+            .finalize();
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -84,8 +88,14 @@ mod tests {
         assert_eq!(BoardSecret::parse("#"), Err(LinkError::Missing));
         assert_eq!(BoardSecret::parse("abc"), Err(LinkError::WrongLength(3)));
         let truncated = &BoardSecret::from_bytes([1; 16]).to_fragment()[..20];
-        assert_eq!(BoardSecret::parse(truncated), Err(LinkError::WrongLength(20)));
-        assert_eq!(BoardSecret::parse("!!!!!!!!!!!!!!!!!!!!!!"), Err(LinkError::BadEncoding));
+        assert_eq!(
+            BoardSecret::parse(truncated),
+            Err(LinkError::WrongLength(20))
+        );
+        assert_eq!(
+            BoardSecret::parse("!!!!!!!!!!!!!!!!!!!!!!"),
+            Err(LinkError::BadEncoding)
+        );
         // 22 chars whose last one carries bits beyond 128: not canonical
         assert!(BoardSecret::parse("AAAAAAAAAAAAAAAAAAAAAB").is_err());
     }

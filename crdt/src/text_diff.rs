@@ -97,7 +97,11 @@ mod tests {
     fn splice_is_minimal_around_a_single_edit() {
         assert_eq!(
             diff("hello world", "hello brave world"),
-            Some(Splice { index: 6, delete: 0, insert: "brave ".into() })
+            Some(Splice {
+                index: 6,
+                delete: 0,
+                insert: "brave ".into()
+            })
         );
     }
 
@@ -105,7 +109,14 @@ mod tests {
     fn emoji_is_never_split() {
         // U+1F600 and U+1F601 share their high surrogate: a UTF-16 diff would cut between them.
         let s = diff("x😀", "x😁").unwrap();
-        assert_eq!(s, Splice { index: 1, delete: 1, insert: "😁".into() });
+        assert_eq!(
+            s,
+            Splice {
+                index: 1,
+                delete: 1,
+                insert: "😁".into()
+            }
+        );
     }
 
     #[test]

@@ -41,7 +41,12 @@ impl DataChannel {
         channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        DataChannel { channel, _on_open: on_open, _on_message: on_message, _on_close: on_close }
+        DataChannel {
+            channel,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -49,7 +54,9 @@ impl DataChannel {
     }
 
     pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
-        self.channel.send_with_u8_array(bytes).map_err(|e| super::describe(&e))
+        self.channel
+            .send_with_u8_array(bytes)
+            .map_err(|e| super::describe(&e))
     }
 }
 

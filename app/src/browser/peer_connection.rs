@@ -5,9 +5,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Event, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit, RtcIceCandidateInit,
-    RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
-    RtcSessionDescriptionInit,
+    Event, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
+    RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
 use crate::peer_signal::Candidate;
@@ -63,34 +63,50 @@ fn sdp_of(value: &JsValue) -> Result<String, String> {
 }
 
 impl PeerConnection {
-    pub fn new(ice_servers: &[IceServer], on_event: impl Fn(PeerEvent) + 'static) -> Result<Self, String> {
-        let pc = RtcPeerConnection::new_with_configuration(&config(ice_servers)).map_err(|e| super::describe(&e))?;
+    pub fn new(
+        ice_servers: &[IceServer],
+        on_event: impl Fn(PeerEvent) + 'static,
+    ) -> Result<Self, String> {
+        let pc = RtcPeerConnection::new_with_configuration(&config(ice_servers))
+            .map_err(|e| super::describe(&e))?;
         let on_event = std::rc::Rc::new(on_event);
         let h = on_event.clone();
-        let on_ice = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(move |e: RtcPeerConnectionIceEvent| {
-            // `None` marks the end of gathering: nothing to send.
-            if let Some(c) = e.candidate() {
-                h(PeerEvent::IceCandidate(Candidate {
-                    candidate: c.candidate(),
-                    sdp_mid: c.sdp_mid(),
-                    sdp_m_line_index: c.sdp_m_line_index(),
-                }));
-            }
-        });
+        let on_ice = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+            move |e: RtcPeerConnectionIceEvent| {
+                // `None` marks the end of gathering: nothing to send.
+                if let Some(c) = e.candidate() {
+                    h(PeerEvent::IceCandidate(Candidate {
+                        candidate: c.candidate(),
+                        sdp_mid: c.sdp_mid(),
+                        sdp_m_line_index: c.sdp_m_line_index(),
+                    }));
+                }
+            },
+        );
         let h = on_event.clone();
         let on_channel =
-            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |e: RtcDataChannelEvent| h(PeerEvent::DataChannel(e.channel())));
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |e: RtcDataChannelEvent| {
+                h(PeerEvent::DataChannel(e.channel()))
+            });
         let h = on_event;
         let watched = pc.clone();
         let on_state = Closure::<dyn FnMut(Event)>::new(move |_| {
-            if matches!(watched.connection_state(), RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed) {
+            if matches!(
+                watched.connection_state(),
+                RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed
+            ) {
                 h(PeerEvent::Failed);
             }
         });
         pc.set_onicecandidate(Some(on_ice.as_ref().unchecked_ref()));
         pc.set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
         pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
-        Ok(PeerConnection { pc, _on_ice: on_ice, _on_channel: on_channel, _on_state: on_state })
+        Ok(PeerConnection {
+            pc,
+            _on_ice: on_ice,
+            _on_channel: on_channel,
+            _on_state: on_state,
+        })
     }
 
     /// A handle for the async steps below (they must not borrow the owner across an await).
@@ -102,7 +118,8 @@ impl PeerConnection {
     pub fn create_channel(&self, label: &str) -> RtcDataChannel {
         let init = RtcDataChannelInit::new();
         init.set_ordered(true);
-        self.pc.create_data_channel_with_data_channel_dict(label, &init)
+        self.pc
+            .create_data_channel_with_data_channel_dict(label, &init)
     }
 
     pub fn has_remote_description(&self) -> bool {
@@ -112,7 +129,9 @@ impl PeerConnection {
 
 /// Create an offer and make it the local description; returns its SDP.
 pub async fn make_offer(pc: RtcPeerConnection) -> Result<String, String> {
-    let offer = JsFuture::from(pc.create_offer()).await.map_err(|e| super::describe(&e))?;
+    let offer = JsFuture::from(pc.create_offer())
+        .await
+        .map_err(|e| super::describe(&e))?;
     let sdp = sdp_of(&offer)?;
     JsFuture::from(pc.set_local_description(&description(RtcSdpType::Offer, &sdp)))
         .await
@@ -125,7 +144,9 @@ pub async fn answer_offer(pc: RtcPeerConnection, offer: String) -> Result<String
     JsFuture::from(pc.set_remote_description(&description(RtcSdpType::Offer, &offer)))
         .await
         .map_err(|e| super::describe(&e))?;
-    let answer = JsFuture::from(pc.create_answer()).await.map_err(|e| super::describe(&e))?;
+    let answer = JsFuture::from(pc.create_answer())
+        .await
+        .map_err(|e| super::describe(&e))?;
     let sdp = sdp_of(&answer)?;
     JsFuture::from(pc.set_local_description(&description(RtcSdpType::Answer, &sdp)))
         .await

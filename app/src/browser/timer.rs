@@ -23,7 +23,10 @@ impl Timeout {
                 i32::try_from(ms).unwrap_or(i32::MAX),
             )
             .map_err(|e| super::describe(&e))?;
-        Ok(Timeout { id, _closure: closure })
+        Ok(Timeout {
+            id,
+            _closure: closure,
+        })
     }
 }
 

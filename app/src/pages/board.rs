@@ -17,7 +17,8 @@ pub struct SessionHandle(StoredValue<Rc<SessionCell>, LocalStorage>);
 impl SessionHandle {
     /// Apply `f` to the board, commit it and send it to every connected peer.
     pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
-        self.0.with_value(|cell| dispatch(cell, Input::Edit(Box::new(f))));
+        self.0
+            .with_value(|cell| dispatch(cell, Input::Edit(Box::new(f))));
     }
 }
 
@@ -47,9 +48,15 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
 
     let title = Memo::new(move |_| ui.board.with(|b| b.title.clone()));
     let widget_ids = Memo::new(move |_| {
-        ui.board.with(|b| b.widgets.iter().map(|w| (w.id.clone(), w.body.kind())).collect::<Vec<_>>())
+        ui.board.with(|b| {
+            b.widgets
+                .iter()
+                .map(|w| (w.id.clone(), w.body.kind()))
+                .collect::<Vec<_>>()
+        })
     });
-    let add = move |kind: WidgetKind| move |_| session.edit(move |b| b.add_widget(kind).map(|_| ()));
+    let add =
+        move |kind: WidgetKind| move |_| session.edit(move |b| b.add_widget(kind).map(|_| ()));
 
     view! {
         <header class="topbar">
@@ -109,7 +116,9 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
 /// The share link and a button that copies it.
 #[component]
 fn ShareLink() -> impl IntoView {
-    let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    let href = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
     let copied = RwSignal::new(None::<bool>);
     let copy = {
         let href = href.clone();

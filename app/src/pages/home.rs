@@ -7,7 +7,10 @@ use crate::route::board_href;
 fn create_board() -> Result<(), String> {
     let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
     let window = web_sys::window().ok_or("no window")?;
-    window.location().assign(&board_href(&secret)).map_err(|e| browser::describe(&e))
+    window
+        .location()
+        .assign(&board_href(&secret))
+        .map_err(|e| browser::describe(&e))
 }
 
 #[component]

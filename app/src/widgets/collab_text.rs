@@ -37,7 +37,9 @@ text_field!(HtmlInputElement);
 text_field!(HtmlTextAreaElement);
 
 fn is_focused(el: &web_sys::Element) -> bool {
-    el.owner_document().and_then(|d| d.active_element()).is_some_and(|a| a == *el)
+    el.owner_document()
+        .and_then(|d| d.active_element())
+        .is_some_and(|a| a == *el)
 }
 
 /// Write `new` into the field; keep the caret and selection where they were relative to the text.
@@ -46,10 +48,13 @@ pub fn apply_remote<F: TextField + AsRef<web_sys::Element>>(field: &F, new: &str
     if old == new {
         return;
     }
-    let selection = is_focused(field.as_ref()).then(|| field.selection()).flatten();
+    let selection = is_focused(field.as_ref())
+        .then(|| field.selection())
+        .flatten();
     field.set_value(new);
     if let Some((start, end)) = selection {
-        let moved = |pos: u32| u32::try_from(transform_caret(&old, new, pos as usize)).unwrap_or(u32::MAX);
+        let moved =
+            |pos: u32| u32::try_from(transform_caret(&old, new, pos as usize)).unwrap_or(u32::MAX);
         field.set_selection(moved(start), moved(end));
     }
 }

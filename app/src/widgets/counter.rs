@@ -13,7 +13,7 @@ pub fn CounterWidget(id: String, value: Memo<i64>) -> impl IntoView {
         }
     };
     view! {
-        <div class="counter">
+        <div class="counter-body">
             <button class="button round" data-testid="counter-dec" aria-label="Decrease" on:click=step(-1)>"−"</button>
             <span class="counter-value" data-testid="counter-value">{move || value.get()}</span>
             <button class="button round" data-testid="counter-inc" aria-label="Increase" on:click=step(1)>"+"</button>

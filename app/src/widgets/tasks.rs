@@ -9,7 +9,9 @@ const MAX_TASK_CHARS: usize = 500;
 #[component]
 pub fn TasksWidget(id: String, items: Memo<Vec<TaskView>>) -> impl IntoView {
     let session = expect_context::<SessionHandle>();
-    let ids = Memo::new(move |_| items.with(|items| items.iter().map(|i| i.id.clone()).collect::<Vec<_>>()));
+    let ids = Memo::new(move |_| {
+        items.with(|items| items.iter().map(|i| i.id.clone()).collect::<Vec<_>>())
+    });
     let widget = id.clone();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() != "Enter" || ev.is_composing() {
@@ -27,7 +29,7 @@ pub fn TasksWidget(id: String, items: Memo<Vec<TaskView>>) -> impl IntoView {
     };
     let done_count = move || items.with(|i| i.iter().filter(|t| t.done).count());
     view! {
-        <ul class="tasks">
+        <ul class="task-list">
             <For
                 each=move || ids.get()
                 key=|task| task.clone()

@@ -58,7 +58,7 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
         }
     };
     view! {
-        <article class=format!("widget {}", kind.as_str()) data-testid="widget" data-kind=kind.as_str()>
+        <article class=format!("widget kind-{}", kind.as_str()) data-testid="widget" data-kind=kind.as_str()>
             <header class="widget-head">
                 <span class="widget-label">{label(kind)}</span>
                 <button class="icon-button" data-testid="widget-remove" title="Remove this widget"
