@@ -6,6 +6,7 @@ pub mod pages;
 pub mod peer_signal;
 pub mod route;
 pub mod session;
+pub mod storage;
 pub mod ui_state;
 pub mod widgets;
 

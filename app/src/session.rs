@@ -16,6 +16,7 @@ use crdt::engine::MAX_PEERS;
 use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser::data_channel::{ChannelEvent, DataChannel};
@@ -24,7 +25,8 @@ use crate::browser::timer::Timeout;
 use crate::browser::websocket::{Socket, SocketEvent};
 use crate::browser::{self, warn};
 use crate::peer_signal::{Candidate, PeerSignal};
-use crate::ui_state::{ConnStatus, Ui};
+use crate::storage::{self, BoardRecord, StorageError, Store};
+use crate::ui_state::{ConnStatus, SaveState, Ui};
 
 /// Inputs waiting to be handled; more than this means something is flooding us.
 const MAX_QUEUE: usize = 4096;
@@ -35,6 +37,10 @@ const MAX_ROOM_PEERS: usize = 256;
 const RECONNECT_BASE_MS: f64 = 500.0;
 const RECONNECT_CAP_MS: f64 = 30_000.0;
 const PEER_RETRY_MS: f64 = 2_000.0;
+/// Compact a board's chunks into one snapshot once there are this many, or this many bytes.
+const COMPACT_AFTER_CHUNKS: usize = 64;
+const COMPACT_AFTER_BYTES: usize = 1 << 20;
+const SAVE_RETRY_MS: f64 = 3_000.0;
 
 pub type Edit = Box<dyn FnOnce(&mut Board) -> Result<(), BoardError>>;
 
@@ -49,6 +55,38 @@ pub enum Input {
     RemoteSet(PeerId, u64, Result<(), String>),
     RetryPeer(PeerId),
     Edit(Edit),
+    /// The board's stored chunks were read (or storage could not be opened).
+    Loaded(Result<(Rc<Store>, Vec<Chunk>), StorageError>),
+    /// A write finished; `compacted` if it replaced the chunks written before it.
+    Saved {
+        key: JsValue,
+        len: usize,
+        compacted: bool,
+        result: Result<(), StorageError>,
+    },
+    RetrySave,
+}
+
+/// A stored chunk: its key and its bytes (`None` if the record was not bytes).
+pub type Chunk = (JsValue, Option<Vec<u8>>);
+
+/// Where the board stands with IndexedDB.
+#[derive(Default)]
+struct Persist {
+    store: Option<Rc<Store>>,
+    loaded: bool,
+    /// The document has changes not yet handed to a write.
+    dirty: bool,
+    writing: bool,
+    /// The last write failed: the next one saves the whole document.
+    resave_all: bool,
+    /// Keys of the chunks this page loaded or wrote: what a compaction may replace.
+    keys: Vec<JsValue>,
+    bytes: usize,
+    writer: String,
+    counter: u32,
+    error: Option<String>,
+    retry: Option<Timeout>,
 }
 
 /// One session's state and its input queue.
@@ -100,7 +138,9 @@ pub struct Session {
     engine: Engine,
     me: PeerId,
     room: String,
+    secret: String,
     ws_url: String,
+    persist: Persist,
     ui: Ui,
     socket: Option<Socket>,
     joined: bool,
@@ -123,6 +163,9 @@ pub struct UiUpdate {
     status: ConnStatus,
     peers: usize,
     fatal: Option<String>,
+    loaded: bool,
+    save: SaveState,
+    storage_error: Option<String>,
 }
 
 impl UiUpdate {
@@ -138,6 +181,15 @@ impl UiUpdate {
         }
         if self.fatal.is_some() && self.ui.fatal.get_untracked() != self.fatal {
             self.ui.fatal.set(self.fatal);
+        }
+        if self.ui.loaded.get_untracked() != self.loaded {
+            self.ui.loaded.set(self.loaded);
+        }
+        if self.ui.save.get_untracked() != self.save {
+            self.ui.save.set(self.save);
+        }
+        if self.ui.storage_error.get_untracked() != self.storage_error {
+            self.ui.storage_error.set(self.storage_error);
         }
     }
 }
@@ -170,8 +222,13 @@ impl SessionCell {
         let cell = Rc::new_cyclic(|weak| SessionCell {
             state: RefCell::new(Session {
                 engine: Engine::new(board),
+                persist: Persist {
+                    writer: me.clone(),
+                    ..Persist::default()
+                },
                 me,
                 room: secret.room_id(),
+                secret: secret.to_fragment(),
                 ws_url: String::new(),
                 ui,
                 socket: None,
@@ -192,10 +249,18 @@ impl SessionCell {
         {
             let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
             s.ws_url = signaling_url()?;
-            s.connect();
-            let update = s.ui_update();
-            drop(s);
-            update.apply();
+            let room = s.room.clone();
+            let weak = s.weak.clone();
+            // The board comes from IndexedDB first; the network starts once it is loaded.
+            spawn_local(async move {
+                let loaded = async {
+                    let store = Store::open().await?;
+                    let chunks = store.load(&room).await?;
+                    Ok((Rc::new(store), chunks))
+                };
+                let result = loaded.await;
+                dispatch_weak(&weak, Input::Loaded(result));
+            });
         }
         Ok(cell)
     }
@@ -205,6 +270,7 @@ impl SessionCell {
         self.queue.borrow_mut().clear();
         if let Ok(mut s) = self.state.try_borrow_mut() {
             s.reconnect = None;
+            s.persist.retry = None;
             s.retries.clear();
             s.links.clear();
             s.socket = None;
@@ -228,11 +294,37 @@ impl Session {
             status,
             peers: self.links.values().filter(|l| l.open).count(),
             fatal: self.fatal.clone(),
+            loaded: self.persist.loaded,
+            save: match (
+                &self.persist.error,
+                self.persist.dirty || self.persist.writing,
+            ) {
+                (Some(_), _) => SaveState::Failed,
+                (None, true) => SaveState::Saving,
+                (None, false) => SaveState::Saved,
+            },
+            storage_error: self.persist.error.clone(),
         }
     }
 
     fn on_input(&mut self, input: Input) {
+        self.handle_input(input);
+        self.maybe_write();
+    }
+
+    fn handle_input(&mut self, input: Input) {
         match input {
+            Input::Loaded(result) => self.on_loaded(result),
+            Input::Saved {
+                key,
+                len,
+                compacted,
+                result,
+            } => self.on_saved(key, len, compacted, result),
+            Input::RetrySave => {
+                self.persist.retry = None;
+                self.persist.dirty = true;
+            }
             Input::Socket(event) => self.on_socket(event),
             Input::Reconnect => {
                 self.reconnect = None;
@@ -276,6 +368,138 @@ impl Session {
                 }
                 let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
                 self.run(effects);
+            }
+        }
+    }
+
+    // ----- storage -----
+
+    fn on_loaded(&mut self, result: Result<(Rc<Store>, Vec<Chunk>), StorageError>) {
+        match result {
+            Ok((store, chunks)) => {
+                let had_edits = self.persist.dirty;
+                let mut skipped = 0;
+                let doc = self.engine.board_mut().doc_mut();
+                for (key, bytes) in chunks {
+                    match bytes.map(|b| doc.load_incremental(&b).map(|_| b.len())) {
+                        Some(Ok(len)) => {
+                            self.persist.keys.push(key);
+                            self.persist.bytes += len;
+                        }
+                        _ => skipped += 1,
+                    }
+                }
+                if skipped > 0 {
+                    warn(&format!(
+                        "meshboard: skipped {skipped} damaged saved piece(s) of this board"
+                    ));
+                    self.persist.error = Some(format!(
+                        "{skipped} damaged saved piece(s) of this board could not be read and were skipped; the rest loaded."
+                    ));
+                }
+                if self.persist.keys.is_empty() || had_edits {
+                    // a board new to this browser is saved at once, so that it is listed
+                    self.persist.dirty = true;
+                } else {
+                    // what was just loaded is already stored: start incremental saves from here
+                    let _ = self.engine.board_mut().doc_mut().save_incremental();
+                }
+                self.persist.store = Some(store);
+                self.view_dirty = true;
+            }
+            Err(e) => {
+                warn(&format!("meshboard: {e}"));
+                self.persist.error = Some(format!(
+                    "{e}. Edits are kept in this tab only until storage works again."
+                ));
+            }
+        }
+        self.persist.loaded = true;
+        self.connect();
+    }
+
+    /// Hand the document's unsaved changes to IndexedDB, one write at a time: edits made while
+    /// a write is running go into the next one.
+    fn maybe_write(&mut self) {
+        let p = &mut self.persist;
+        if !p.loaded || !p.dirty || p.writing || p.retry.is_some() {
+            return;
+        }
+        let Some(store) = p.store.clone() else { return };
+        p.dirty = false;
+        let compact =
+            p.resave_all || p.keys.len() >= COMPACT_AFTER_CHUNKS || p.bytes >= COMPACT_AFTER_BYTES;
+        let doc = self.engine.board_mut().doc_mut();
+        let bytes = if compact {
+            doc.save()
+        } else {
+            doc.save_incremental()
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        p.writing = true;
+        p.counter += 1;
+        let key = storage::chunk_key(&self.room, &p.writer, p.counter);
+        let replaces = if compact { p.keys.clone() } else { Vec::new() };
+        let record = BoardRecord {
+            room: self.room.clone(),
+            secret: self.secret.clone(),
+            title: self.engine.board().title(),
+            updated_ms: browser::now_ms() as f64,
+        };
+        let weak = self.weak.clone();
+        spawn_local(async move {
+            let result = if compact {
+                store.compact(&record, &replaces, &key, &bytes).await
+            } else {
+                store.append(&record, &key, &bytes).await
+            };
+            dispatch_weak(
+                &weak,
+                Input::Saved {
+                    key,
+                    len: bytes.len(),
+                    compacted: compact,
+                    result,
+                },
+            );
+        });
+    }
+
+    fn on_saved(
+        &mut self,
+        key: JsValue,
+        len: usize,
+        compacted: bool,
+        result: Result<(), StorageError>,
+    ) {
+        let p = &mut self.persist;
+        p.writing = false;
+        match result {
+            Ok(()) => {
+                if compacted {
+                    p.keys.clear();
+                    p.bytes = 0;
+                    p.resave_all = false;
+                }
+                p.keys.push(key);
+                p.bytes += len;
+                p.error = None;
+            }
+            Err(e) => {
+                // What that write held is no longer "unsaved" to Automerge: save everything next.
+                warn(&format!("meshboard: {e}"));
+                p.error = Some(format!(
+                    "{e}. Your edits are kept in this tab; saving is retried."
+                ));
+                p.resave_all = true;
+                p.dirty = true;
+                let weak = self.weak.clone();
+                p.retry = Timeout::new(jitter(SAVE_RETRY_MS), move || {
+                    dispatch_weak(&weak, Input::RetrySave)
+                })
+                .ok();
             }
         }
     }
@@ -620,7 +844,10 @@ impl Session {
                         self.link_failed(&peer, &format!("send failed: {e}"));
                     }
                 }
-                Effect::DocChanged => self.view_dirty = true,
+                Effect::DocChanged => {
+                    self.view_dirty = true;
+                    self.persist.dirty = true;
+                }
                 Effect::DropPeer { peer, reason } => {
                     warn(&format!(
                         "meshboard: dropping a peer that sent bad data: {reason}"

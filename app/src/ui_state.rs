@@ -21,6 +21,24 @@ impl ConnStatus {
     }
 }
 
+/// Whether every edit shown is in IndexedDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveState {
+    Saved,
+    Saving,
+    Failed,
+}
+
+impl SaveState {
+    pub fn label(self) -> &'static str {
+        match self {
+            SaveState::Saved => "Saved",
+            SaveState::Saving => "Saving…",
+            SaveState::Failed => "Not saved",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
     pub board: RwSignal<BoardView>,
@@ -29,6 +47,11 @@ pub struct Ui {
     pub peers: RwSignal<usize>,
     /// A problem that stops the board from working (shown instead of it).
     pub fatal: RwSignal<Option<String>>,
+    /// The board has been read from local storage (or storage failed).
+    pub loaded: RwSignal<bool>,
+    pub save: RwSignal<SaveState>,
+    /// A storage problem to show in `storage-error`.
+    pub storage_error: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -38,6 +61,9 @@ impl Ui {
             status: RwSignal::new(ConnStatus::Connecting),
             peers: RwSignal::new(0),
             fatal: RwSignal::new(None),
+            loaded: RwSignal::new(false),
+            save: RwSignal::new(SaveState::Saved),
+            storage_error: RwSignal::new(None),
         }
     }
 }

@@ -27,7 +27,11 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// Enter a room as `peer` (random per page, chosen by the client).
-    Join { version: u32, room: String, peer: String },
+    Join {
+        version: u32,
+        room: String,
+        peer: String,
+    },
     /// Relay `data` to the peer `to` in the same room.
     Signal { to: String, data: String },
 }
@@ -36,11 +40,25 @@ pub enum ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Answer to `join`: the peers already in the room and the ICE servers to use.
-    Welcome { peer: String, peers: Vec<String>, ice_servers: Vec<IceServer> },
-    PeerJoined { peer: String },
-    PeerLeft { peer: String },
-    Signal { from: String, data: String },
-    Error { code: ErrorCode, message: String },
+    Welcome {
+        peer: String,
+        peers: Vec<String>,
+        ice_servers: Vec<IceServer>,
+    },
+    PeerJoined {
+        peer: String,
+    },
+    PeerLeft {
+        peer: String,
+    },
+    Signal {
+        from: String,
+        data: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// One entry of `RTCConfiguration.iceServers`.
@@ -77,13 +95,18 @@ pub enum ErrorCode {
 
 /// A room id is [`ROOM_ID_LEN`] lowercase hex characters.
 pub fn valid_room_id(room: &str) -> bool {
-    room.len() == ROOM_ID_LEN && room.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    room.len() == ROOM_ID_LEN
+        && room
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A peer id is 1 to [`MAX_PEER_ID_LEN`] characters of `[A-Za-z0-9_-]`.
 pub fn valid_peer_id(peer: &str) -> bool {
     (1..=MAX_PEER_ID_LEN).contains(&peer.len())
-        && peer.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && peer
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -92,12 +115,25 @@ mod tests {
 
     #[test]
     fn wire_shape_is_stable() {
-        let m = ClientMessage::Join { version: 1, room: "ab".into(), peer: "p1".into() };
-        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"join","version":1,"room":"ab","peer":"p1"}"#);
+        let m = ClientMessage::Join {
+            version: 1,
+            room: "ab".into(),
+            peer: "p1".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"join","version":1,"room":"ab","peer":"p1"}"#
+        );
         let m: ServerMessage = serde_json::from_str(r#"{"type":"peer_left","peer":"x"}"#).unwrap();
         assert_eq!(m, ServerMessage::PeerLeft { peer: "x".into() });
-        let e = ServerMessage::Error { code: ErrorCode::RoomFull, message: "full".into() };
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"type":"error","code":"room_full","message":"full"}"#);
+        let e = ServerMessage::Error {
+            code: ErrorCode::RoomFull,
+            message: "full".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"error","code":"room_full","message":"full"}"#
+        );
     }
 
     #[test]

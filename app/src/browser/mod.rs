@@ -3,6 +3,7 @@
 
 pub mod clipboard;
 pub mod data_channel;
+pub mod idb;
 pub mod peer_connection;
 pub mod random;
 pub mod timer;

@@ -66,6 +66,10 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     <span class="dot" aria-hidden="true"></span>
                     <span data-testid="connection-status">{move || ui.status.get().as_str()}</span>
                 </span>
+                <span class=move || format!("save {}", ui.save.get().label().to_lowercase().replace('…', ""))
+                    data-testid="save-status" title="Whether your edits are stored in this browser">
+                    {move || ui.save.get().label()}
+                </span>
                 <span class="peers" title="People connected to this board right now">
                     <span data-testid="peer-count">{move || ui.peers.get()}</span>
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
@@ -76,6 +80,15 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
             <Show when=move || ui.fatal.get().is_some()>
                 <p class="banner error" role="alert">{move || ui.fatal.get().unwrap_or_default()}</p>
             </Show>
+            <Show when=move || ui.storage_error.get().is_some()>
+                <p class="banner error" role="alert" data-testid="storage-error">
+                    {move || ui.storage_error.get().unwrap_or_default()}
+                </p>
+            </Show>
+            <Show when=move || !ui.loaded.get()>
+                <p class="empty">"Opening this board…"</p>
+            </Show>
+            <Show when=move || ui.loaded.get()>
             <section class="board-head">
                 <CollabInput
                     text=title
@@ -108,6 +121,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     children=move |(id, kind)| view! { <WidgetCard id kind/> }
                 />
             </section>
+            </Show>
         </main>
     }
     .into_any()

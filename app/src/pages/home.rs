@@ -2,7 +2,8 @@ use crdt::BoardSecret;
 use leptos::prelude::*;
 
 use crate::browser::{self, random};
-use crate::route::board_href;
+use crate::route::{board_href, BOARD_PATH};
+use crate::storage::{BoardRecord, Store};
 
 fn create_board() -> Result<(), String> {
     let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
@@ -36,6 +37,7 @@ pub fn HomePage() -> impl IntoView {
                 <Show when=move || error.get().is_some()>
                     <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
                 </Show>
+                <BoardList/>
                 <ul class="features">
                     <li><strong>"Share a link"</strong>" Anyone with it joins the board."</li>
                     <li><strong>"Peer to peer"</strong>" Edits travel browser to browser over WebRTC."</li>
@@ -43,5 +45,103 @@ pub fn HomePage() -> impl IntoView {
                 </ul>
             </section>
         </main>
+    }
+}
+
+/// "3 min ago" for a time in ms since the epoch.
+fn ago(then_ms: f64) -> String {
+    let secs = ((browser::now_ms() as f64 - then_ms) / 1000.0).max(0.0) as u64;
+    match secs {
+        0..=59 => "just now".to_owned(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Listing {
+    Loading,
+    Ready(Vec<BoardRecord>),
+    Failed(String),
+}
+
+async fn load_list() -> Listing {
+    match Store::open().await {
+        Ok(store) => match store.list().await {
+            Ok(boards) => Listing::Ready(boards),
+            Err(e) => Listing::Failed(e.to_string()),
+        },
+        Err(e) => Listing::Failed(e.to_string()),
+    }
+}
+
+/// The boards this browser has, newest first.
+#[component]
+fn BoardList() -> impl IntoView {
+    let listing = RwSignal::new(Listing::Loading);
+    let refresh = move || leptos::task::spawn_local(async move { listing.set(load_list().await) });
+    refresh();
+    let delete = move |record: BoardRecord| {
+        let title = if record.title.is_empty() {
+            "Untitled board".to_owned()
+        } else {
+            record.title.clone()
+        };
+        let confirmed = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(&format!(
+                    "Delete \"{title}\" from this browser? Other people keep their copies."
+                ))
+                .ok()
+            })
+            .unwrap_or(false);
+        if !confirmed {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let deleted = match Store::open().await {
+                Ok(store) => store.delete(&record.room).await,
+                Err(e) => Err(e),
+            };
+            match deleted {
+                Ok(()) => listing.set(load_list().await),
+                Err(e) => listing.set(Listing::Failed(e.to_string())),
+            }
+        });
+    };
+    move || {
+        match listing.get() {
+        Listing::Loading => ().into_any(),
+        Listing::Failed(e) => view! { <p class="error" data-testid="storage-error" role="alert">{e}</p> }.into_any(),
+        Listing::Ready(boards) if boards.is_empty() => ().into_any(),
+        Listing::Ready(boards) => view! {
+            <section class="recent">
+                <h2>"Your boards"</h2>
+                <ul class="board-list" data-testid="board-list">
+                    {boards
+                        .into_iter()
+                        .map(|b| {
+                            let href = format!("{BOARD_PATH}#{}", b.secret);
+                            let title = if b.title.is_empty() { "Untitled board".to_owned() } else { b.title.clone() };
+                            let when = ago(b.updated_ms);
+                            let record = b.clone();
+                            view! {
+                                <li class="board-entry">
+                                    <a data-testid="board-link" href=href>
+                                        <span class="board-name">{title}</span>
+                                        <span class="board-when">{when}</span>
+                                    </a>
+                                    <button class="icon-button" data-testid="delete-board" title="Delete from this browser"
+                                        aria-label="Delete from this browser" on:click=move |_| delete(record.clone())>"×"</button>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        }
+        .into_any(),
+    }
     }
 }

@@ -1,0 +1,296 @@
+//! One WebSocket connection: a reader loop that handles client messages, and a writer task that
+//! drains the connection's bounded queue to the socket and sends pings.
+
+use std::{borrow::Cow, ops::ControlFlow, time::Duration};
+
+use axum::{
+    body::Bytes,
+    extract::{
+        ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use futures_util::{
+    stream::{SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
+use tokio::{
+    sync::{mpsc, OwnedSemaphorePermit},
+    time::{Instant, MissedTickBehavior},
+};
+
+use crate::{
+    protocol::{ClientMessage, ErrorCode, ServerMessage},
+    rate_limit::TokenBucket,
+    rooms::{ConnId, Mailbox},
+    state::AppState,
+};
+
+/// After this many error replies the connection is closed. Not counted: `unknown_peer` (a benign
+/// race with a peer leaving) and `rate_limited` (the rate limit already contains a flood).
+pub const MAX_ERRORS: u32 = 20;
+/// How long the writer may take to flush what is queued and send the close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// `GET /ws`: upgrades to a WebSocket if the connection limit allows.
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    // Origin check: not done yet (a later issue); any page may connect.
+    if state.is_stopping() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let Some(permit) = state.try_admit() else {
+        tracing::warn!("connection refused: too many connections");
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    let limit = state.limits.websocket_limit();
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
+        .on_upgrade(move |socket| run(socket, state, permit))
+}
+
+/// Why a connection ended; decides the close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    ClientClosed,
+    Idle,
+    TooManyErrors,
+    /// Its queue was full (it does not read); dropped without ceremony.
+    Kicked,
+    Shutdown,
+    Transport,
+}
+
+impl End {
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            End::ClientClosed | End::Kicked => return None,
+            End::Idle => (close_code::AWAY, "idle"),
+            End::TooManyErrors => (close_code::POLICY, "too many errors"),
+            End::Shutdown => (close_code::AWAY, "server shutting down"),
+            End::Transport => (close_code::PROTOCOL, "websocket error"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// Runs one connection to its end; always leaves the room. `_permit` holds its connection slot.
+async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) {
+    let id = state.next_conn_id();
+    tracing::debug!(conn = id, "connected");
+    let (mailbox, queue) = Mailbox::new(id);
+    let (sink, stream) = socket.split();
+    let mut writer = tokio::spawn(write_loop(sink, queue, state.limits.ping_interval));
+
+    let mut conn = Connection {
+        id,
+        state: state.clone(),
+        mailbox,
+        joined: None,
+        errors: 0,
+        bucket: TokenBucket::default(),
+    };
+    let end = conn.read_loop(stream).await;
+    tracing::debug!(conn = id, ?end, "disconnecting");
+    if end == End::Shutdown {
+        conn.mailbox.deliver(error(
+            ErrorCode::ServerShuttingDown,
+            "the server is shutting down",
+        ));
+    }
+    if let Some((room, peer)) = conn.joined.take() {
+        state.rooms.leave(&room, &peer, id);
+    }
+    // The room no longer holds a sender, so dropping ours lets the writer drain and finish.
+    drop(conn);
+
+    if end == End::Kicked {
+        writer.abort();
+        return;
+    }
+    match tokio::time::timeout(CLOSE_GRACE, &mut writer).await {
+        Ok(Ok(Some(mut sink))) => {
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                if let Some(frame) = end.close_frame() {
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                }
+                let _ = sink.close().await;
+            })
+            .await;
+        }
+        Ok(_) => {}
+        Err(_) => writer.abort(),
+    }
+}
+
+/// Sends queued messages and periodic pings; returns the sink once the queue is closed and
+/// drained, or `None` if the socket failed.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<ServerMessage>,
+    ping_interval: Duration,
+) -> Option<SplitSink<WebSocket, Message>> {
+    let mut pings = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+    pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        let frame = tokio::select! {
+            msg = queue.recv() => match msg {
+                None => return Some(sink),
+                Some(msg) => match serde_json::to_string(&msg) {
+                    Ok(json) => Message::Text(json.into()),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot encode a server message");
+                        continue;
+                    }
+                },
+            },
+            _ = pings.tick() => Message::Ping(Bytes::new()),
+        };
+        if sink.send(frame).await.is_err() {
+            return None;
+        }
+    }
+}
+
+struct Connection {
+    id: ConnId,
+    state: AppState,
+    mailbox: Mailbox,
+    /// `(room, peer)` once joined.
+    joined: Option<(String, String)>,
+    errors: u32,
+    bucket: TokenBucket,
+}
+
+impl Connection {
+    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) -> End {
+        let idle = self.state.limits.idle_timeout();
+        let mut stop = self.state.stop.clone();
+        let kick = self.mailbox.kick.clone();
+        loop {
+            let msg = tokio::select! {
+                _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => return End::Shutdown,
+                () = kick.notified() => return End::Kicked,
+                next = tokio::time::timeout(idle, stream.next()) => match next {
+                    Err(_) => return End::Idle,
+                    Ok(None) => return End::ClientClosed,
+                    Ok(Some(Err(error))) => {
+                        tracing::debug!(conn = self.id, %error, "websocket error");
+                        return End::Transport;
+                    }
+                    Ok(Some(Ok(msg))) => msg,
+                },
+            };
+            if let ControlFlow::Break(end) = self.on_frame(msg).await {
+                return end;
+            }
+            // Let the writers we just fed run before the next buffered frame, so that a burst
+            // from one client cannot fill a recipient's queue (and get it evicted as a slow
+            // reader) merely because this task kept the thread.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn on_frame(&mut self, msg: Message) -> ControlFlow<End> {
+        match msg {
+            Message::Text(text) => {
+                if let Some(capture) = &self.state.capture {
+                    capture.text(self.id, text.as_str()).await;
+                }
+                if !self.bucket.try_take(std::time::Instant::now()) {
+                    return self
+                        .refuse(ErrorCode::RateLimited, "too many messages; one was dropped");
+                }
+                let max = self.state.limits.max_message_bytes;
+                if text.len() > max {
+                    return self.refuse(
+                        ErrorCode::TooLarge,
+                        format!("messages are limited to {max} bytes"),
+                    );
+                }
+                match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                    Ok(msg) => self.on_message(msg),
+                    Err(e) => {
+                        self.refuse(ErrorCode::BadMessage, format!("not a valid message: {e}"))
+                    }
+                }
+            }
+            Message::Binary(bytes) => {
+                if let Some(capture) = &self.state.capture {
+                    capture.binary(self.id, &bytes).await;
+                }
+                if !self.bucket.try_take(std::time::Instant::now()) {
+                    return self
+                        .refuse(ErrorCode::RateLimited, "too many messages; one was dropped");
+                }
+                self.refuse(
+                    ErrorCode::BadMessage,
+                    "binary frames are not part of the protocol",
+                )
+            }
+            // Any inbound frame, pongs included, already counts as a sign of life.
+            Message::Ping(_) | Message::Pong(_) => ControlFlow::Continue(()),
+            Message::Close(_) => ControlFlow::Break(End::ClientClosed),
+        }
+    }
+
+    fn on_message(&mut self, msg: ClientMessage) -> ControlFlow<End> {
+        match msg {
+            ClientMessage::Join {
+                version,
+                room,
+                peer,
+            } => {
+                if self.joined.is_some() {
+                    return self.refuse(ErrorCode::AlreadyJoined, "this connection already joined");
+                }
+                match self.state.rooms.join(version, &room, &peer, &self.mailbox) {
+                    Ok(()) => {
+                        self.joined = Some((room, peer));
+                        ControlFlow::Continue(())
+                    }
+                    Err(refusal) => self.refuse(refusal.code, refusal.message),
+                }
+            }
+            ClientMessage::Signal { to, data } => {
+                let Some((room, me)) = &self.joined else {
+                    return self.refuse(ErrorCode::NotJoined, "join a room first");
+                };
+                match self.state.rooms.relay(room, me, self.id, &to, data) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(refusal) => self.refuse(refusal.code, refusal.message),
+                }
+            }
+        }
+    }
+
+    /// Answers with an error; too many of them, or a full queue, end the connection.
+    fn refuse(
+        &mut self,
+        code: ErrorCode,
+        message: impl Into<Cow<'static, str>>,
+    ) -> ControlFlow<End> {
+        if !self.mailbox.deliver(error(code, message)) {
+            return ControlFlow::Break(End::Kicked);
+        }
+        if !matches!(code, ErrorCode::UnknownPeer | ErrorCode::RateLimited) {
+            self.errors += 1;
+            if self.errors >= MAX_ERRORS {
+                return ControlFlow::Break(End::TooManyErrors);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn error(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> ServerMessage {
+    ServerMessage::Error {
+        code,
+        message: message.into().into_owned(),
+    }
+}

@@ -1,0 +1,15 @@
+//! Errors that stop the server from starting or running.
+
+use std::{io, path::PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open the capture file {path}: {source}")]
+    Capture { path: PathBuf, source: io::Error },
+
+    #[error("static directory {path} has no index.html")]
+    StaticDir { path: PathBuf },
+
+    #[error("server failed: {0}")]
+    Serve(#[source] io::Error),
+}

@@ -1,0 +1,360 @@
+//! Rooms of peers, and delivery of server messages to their connections' bounded queues.
+//!
+//! All state sits behind one `std::sync::Mutex` that is only held for map updates and
+//! non-blocking `try_send`s, never across an `.await`. A peer whose queue is full (it stopped
+//! reading) is evicted from its room and its connection is told to close: nothing is buffered
+//! without bound.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use tokio::sync::{mpsc, Notify};
+
+use crate::protocol::{
+    valid_peer_id, valid_room_id, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION,
+};
+
+/// Identifies one WebSocket connection for the life of the server process.
+pub type ConnId = u64;
+
+/// Capacity of each connection's outbound queue.
+pub const QUEUE_CAPACITY: usize = 128;
+
+/// The way to reach one connection: its outbound queue, and a doorbell that tells it to close.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub conn: ConnId,
+    pub tx: mpsc::Sender<ServerMessage>,
+    pub kick: Arc<Notify>,
+}
+
+impl Mailbox {
+    /// Creates a mailbox and the receiving end of its queue.
+    pub fn new(conn: ConnId) -> (Self, mpsc::Receiver<ServerMessage>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        (
+            Self {
+                conn,
+                tx,
+                kick: Arc::new(Notify::new()),
+            },
+            rx,
+        )
+    }
+
+    /// Queues `msg` without waiting. If the queue is full the reader is too slow: the connection
+    /// is told to close and `false` is returned. A closed queue (the connection is already going
+    /// away) counts as delivered.
+    pub fn deliver(&self, msg: ServerMessage) -> bool {
+        match self.tx.try_send(msg) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.kick.notify_one();
+                false
+            }
+        }
+    }
+}
+
+/// Why a `join` or a `signal` was refused; sent back to the client as an `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    peers: HashMap<String, Mailbox>,
+}
+
+impl Room {
+    fn is_member(&self, peer: &str, conn: ConnId) -> bool {
+        self.peers.get(peer).is_some_and(|m| m.conn == conn)
+    }
+
+    /// Sends `msg` to every peer except `except`; returns the peers whose queues were full.
+    fn broadcast(&self, except: &str, msg: &ServerMessage) -> Vec<String> {
+        self.peers
+            .iter()
+            .filter(|(id, m)| id.as_str() != except && !m.deliver(msg.clone()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Removes `peers` (already told to close) and tells the rest; evictions may cascade when
+    /// those notices find more full queues.
+    fn evict(&mut self, mut peers: Vec<String>) {
+        while let Some(peer) = peers.pop() {
+            if self.peers.remove(&peer).is_some() {
+                tracing::debug!(%peer, "evicted a slow reader");
+                peers
+                    .extend(self.broadcast(&peer, &ServerMessage::PeerLeft { peer: peer.clone() }));
+            }
+        }
+    }
+}
+
+/// All rooms of the server.
+#[derive(Debug)]
+pub struct Rooms {
+    rooms: Mutex<HashMap<String, Room>>,
+    max_peers: usize,
+    ice_servers: Vec<IceServer>,
+}
+
+impl Rooms {
+    pub fn new(max_peers: usize, ice_servers: Vec<IceServer>) -> Self {
+        Self {
+            rooms: Mutex::default(),
+            max_peers,
+            ice_servers,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
+        // The map stays consistent even if a holder panicked: every update is a single insert or
+        // remove.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts `peer` into `room`: the joiner's queue gets `welcome` (before anything else from the
+    /// room), the others get `peer_joined`.
+    pub fn join(
+        &self,
+        version: u32,
+        room: &str,
+        peer: &str,
+        mailbox: &Mailbox,
+    ) -> Result<(), Refusal> {
+        if version != PROTOCOL_VERSION {
+            return Err(Refusal::new(
+                ErrorCode::VersionMismatch,
+                format!("this server speaks protocol version {PROTOCOL_VERSION}"),
+            ));
+        }
+        if !valid_room_id(room) {
+            return Err(Refusal::new(
+                ErrorCode::BadId,
+                "room ids are 32 lowercase hex digits",
+            ));
+        }
+        if !valid_peer_id(peer) {
+            return Err(Refusal::new(
+                ErrorCode::BadId,
+                "peer ids are 1 to 64 characters of [A-Za-z0-9_-]",
+            ));
+        }
+        let mut rooms = self.lock();
+        let entry = rooms.entry(room.to_owned()).or_default();
+        if entry.peers.contains_key(peer) {
+            return Err(Refusal::new(
+                ErrorCode::PeerIdTaken,
+                "that peer id is in use in this room",
+            ));
+        }
+        if entry.peers.len() >= self.max_peers {
+            return Err(Refusal::new(
+                ErrorCode::RoomFull,
+                format!("a room holds at most {} peers", self.max_peers),
+            ));
+        }
+        let welcome = ServerMessage::Welcome {
+            peer: peer.to_owned(),
+            peers: entry.peers.keys().cloned().collect(),
+            ice_servers: self.ice_servers.clone(),
+        };
+        if !mailbox.deliver(welcome) {
+            // The joiner's own queue is full; it has been told to close, so it never enters.
+            if entry.peers.is_empty() {
+                rooms.remove(room);
+            }
+            return Ok(());
+        }
+        let full = entry.broadcast(
+            peer,
+            &ServerMessage::PeerJoined {
+                peer: peer.to_owned(),
+            },
+        );
+        entry.peers.insert(peer.to_owned(), mailbox.clone());
+        entry.evict(full);
+        tracing::debug!(room = short(room), %peer, peers = entry.peers.len(), "joined");
+        Ok(())
+    }
+
+    /// Relays opaque `data` from `from` (on connection `conn`) to `to` in `room`; `data` is
+    /// never looked at.
+    pub fn relay(
+        &self,
+        room: &str,
+        from: &str,
+        conn: ConnId,
+        to: &str,
+        data: String,
+    ) -> Result<(), Refusal> {
+        let mut rooms = self.lock();
+        let Some(entry) = rooms.get_mut(room).filter(|e| e.is_member(from, conn)) else {
+            return Err(Refusal::new(ErrorCode::NotJoined, "not in a room"));
+        };
+        let Some(recipient) = entry.peers.get(to) else {
+            return Err(Refusal::new(
+                ErrorCode::UnknownPeer,
+                "no such peer in this room",
+            ));
+        };
+        if !recipient.deliver(ServerMessage::Signal {
+            from: from.to_owned(),
+            data,
+        }) {
+            entry.evict(vec![to.to_owned()]);
+        }
+        Ok(())
+    }
+
+    /// Takes `peer` out of `room` if it is still this connection's, tells the others, and
+    /// forgets the room once empty.
+    pub fn leave(&self, room: &str, peer: &str, conn: ConnId) {
+        let mut rooms = self.lock();
+        let Some(entry) = rooms.get_mut(room) else {
+            return;
+        };
+        if entry.is_member(peer, conn) {
+            entry.evict(vec![peer.to_owned()]);
+            tracing::debug!(room = short(room), %peer, peers = entry.peers.len(), "left");
+        }
+        if entry.peers.is_empty() {
+            rooms.remove(room);
+        }
+    }
+
+    /// Number of rooms with at least one peer.
+    pub fn room_count(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// A prefix of a room id for logs: enough to correlate lines, not enough to join the room.
+fn short(room: &str) -> &str {
+    room.get(..4).unwrap_or(room)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOM: &str = "0123456789abcdef0123456789abcdef";
+
+    fn rooms() -> Rooms {
+        Rooms::new(3, vec![])
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn join_welcomes_and_announces() {
+        let r = rooms();
+        let (a, mut ra) = Mailbox::new(1);
+        let (b, mut rb) = Mailbox::new(2);
+        r.join(1, ROOM, "a", &a).unwrap();
+        r.join(1, ROOM, "b", &b).unwrap();
+        assert_eq!(
+            drain(&mut ra),
+            [
+                ServerMessage::Welcome {
+                    peer: "a".into(),
+                    peers: vec![],
+                    ice_servers: vec![]
+                },
+                ServerMessage::PeerJoined { peer: "b".into() },
+            ]
+        );
+        assert_eq!(
+            drain(&mut rb),
+            [ServerMessage::Welcome {
+                peer: "b".into(),
+                peers: vec!["a".into()],
+                ice_servers: vec![]
+            }]
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let r = rooms();
+        let (a, _ra) = Mailbox::new(1);
+        let code = |res: Result<(), Refusal>| res.unwrap_err().code;
+        assert_eq!(code(r.join(2, ROOM, "a", &a)), ErrorCode::VersionMismatch);
+        assert_eq!(code(r.join(1, "nope", "a", &a)), ErrorCode::BadId);
+        assert_eq!(code(r.join(1, ROOM, "a b", &a)), ErrorCode::BadId);
+        r.join(1, ROOM, "a", &a).unwrap();
+        assert_eq!(code(r.join(1, ROOM, "a", &a)), ErrorCode::PeerIdTaken);
+        assert_eq!(
+            code(r.relay(ROOM, "a", 1, "zz", "x".into())),
+            ErrorCode::UnknownPeer
+        );
+        assert_eq!(
+            code(r.relay(ROOM, "a", 7, "a", "x".into())),
+            ErrorCode::NotJoined
+        );
+        r.join(1, ROOM, "b", &a).unwrap();
+        r.join(1, ROOM, "c", &a).unwrap();
+        assert_eq!(code(r.join(1, ROOM, "d", &a)), ErrorCode::RoomFull);
+    }
+
+    #[test]
+    fn leave_only_removes_own_connection_and_drops_empty_rooms() {
+        let r = rooms();
+        let (a, _ra) = Mailbox::new(1);
+        r.join(1, ROOM, "a", &a).unwrap();
+        r.leave(ROOM, "a", 99);
+        assert_eq!(r.room_count(), 1);
+        r.leave(ROOM, "a", 1);
+        assert_eq!(r.room_count(), 0);
+    }
+
+    #[test]
+    fn slow_reader_is_evicted_and_told_to_close() {
+        let r = rooms();
+        let (a, mut ra) = Mailbox::new(1);
+        let (b, _rb_never_read) = Mailbox::new(2);
+        r.join(1, ROOM, "a", &a).unwrap();
+        r.join(1, ROOM, "b", &b).unwrap();
+        // b's queue holds its welcome; fill the rest, then one more overflows it.
+        for _ in 1..QUEUE_CAPACITY {
+            r.relay(ROOM, "a", 1, "b", "x".into()).unwrap();
+        }
+        r.relay(ROOM, "a", 1, "b", "x".into()).unwrap();
+        assert_eq!(
+            r.relay(ROOM, "a", 1, "b", "x".into()).unwrap_err().code,
+            ErrorCode::UnknownPeer
+        );
+        assert_eq!(
+            drain(&mut ra).last(),
+            Some(&ServerMessage::PeerLeft { peer: "b".into() })
+        );
+        // The doorbell rang: a stored permit makes `notified()` complete at once.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(1), b.kick.notified())
+                .await
+                .unwrap();
+        });
+    }
+}

@@ -1,0 +1,77 @@
+//! The HTTP server: routes, and serving until shutdown.
+
+use std::{future::Future, time::Duration};
+
+use axum::{routing::get, Router};
+use tokio::{net::TcpListener, sync::watch};
+use tower_http::trace::TraceLayer;
+
+use crate::{config::Config, connection, error::ServerError, state::AppState, static_files};
+
+/// How long shutdown waits for WebSocket connections to say goodbye.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `GET /ws` (signaling), `GET /healthz`, and the web app if a static directory is configured.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .route("/ws", get(connection::upgrade))
+        .route("/healthz", get(healthz));
+    if let Some(dir) = &state.static_dir {
+        app = app.merge(static_files::router(dir));
+    }
+    app.layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// A server whose resources (capture file, static directory) are ready; see [`Server::run`].
+#[derive(Debug)]
+pub struct Server {
+    state: AppState,
+    stop: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Checks the configuration and opens what it names, without listening yet.
+    pub fn new(config: &Config) -> Result<Self, ServerError> {
+        let (stop, stopped) = watch::channel(false);
+        Ok(Self {
+            state: AppState::new(config, stopped)?,
+            stop,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then every WebSocket client is sent
+    /// `server_shutting_down` and closed, and in-flight requests are finished.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Self { state, stop } = self;
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stop.send_replace(true);
+        };
+        axum::serve(listener, router(state.clone()))
+            .with_graceful_shutdown(signal)
+            .await
+            .map_err(ServerError::Serve)?;
+        if !state.connections_closed(DRAIN_TIMEOUT).await {
+            tracing::warn!("some connections did not close in time");
+        }
+        Ok(())
+    }
+}
+
+/// Serves `config` on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    Server::new(&config)?.run(listener, shutdown).await
+}

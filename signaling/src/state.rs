@@ -1,0 +1,112 @@
+//! State shared by all requests and connections.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::{
+    capture::Capture,
+    config::Config,
+    error::ServerError,
+    protocol::IceServer,
+    rooms::{ConnId, Rooms},
+};
+
+/// Per-connection limits taken from the [`Config`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest text frame handled; a larger one is answered with `too_large`.
+    pub max_message_bytes: usize,
+    pub ping_interval: Duration,
+}
+
+impl Limits {
+    /// The WebSocket layer's own hard limit on a message or frame. It is twice the protocol limit
+    /// so that a somewhat oversized frame is still read and answered with `too_large` (the
+    /// connection lives on); anything beyond it is a protocol error that closes the connection.
+    pub fn websocket_limit(&self) -> usize {
+        self.max_message_bytes.saturating_mul(2)
+    }
+
+    /// A connection with no inbound frame (pongs included) for this long is closed.
+    pub fn idle_timeout(&self) -> Duration {
+        self.ping_interval.saturating_mul(3)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub rooms: Arc<Rooms>,
+    pub limits: Limits,
+    pub static_dir: Option<PathBuf>,
+    pub capture: Option<Arc<Capture>>,
+    /// Becomes `true` when the server shuts down.
+    pub stop: watch::Receiver<bool>,
+    connections: Arc<Semaphore>,
+    max_connections: u32,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// Builds the state; opens the capture file and checks the static directory.
+    pub fn new(config: &Config, stop: watch::Receiver<bool>) -> Result<Self, ServerError> {
+        if let Some(dir) = &config.static_dir {
+            if !dir.join("index.html").is_file() {
+                return Err(ServerError::StaticDir { path: dir.clone() });
+            }
+        }
+        let capture = match &config.capture {
+            Some(path) => Some(Arc::new(Capture::open(path)?)),
+            None => None,
+        };
+        let ice_servers = config
+            .stun_urls
+            .iter()
+            .map(|url| IceServer {
+                urls: vec![url.clone()],
+                username: None,
+                credential: None,
+            })
+            .collect();
+        Ok(Self {
+            rooms: Arc::new(Rooms::new(config.max_peers_per_room, ice_servers)),
+            limits: Limits {
+                max_message_bytes: config.max_message_bytes,
+                ping_interval: Duration::from_secs(config.ping_interval_secs),
+            },
+            static_dir: config.static_dir.clone(),
+            capture,
+            stop,
+            connections: Arc::new(Semaphore::new(config.max_connections as usize)),
+            max_connections: config.max_connections,
+            next_conn: Arc::new(AtomicU64::new(1)),
+        })
+    }
+
+    /// A slot for one more WebSocket connection, if the limit allows.
+    pub fn try_admit(&self) -> Option<OwnedSemaphorePermit> {
+        self.connections.clone().try_acquire_owned().ok()
+    }
+
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Waits until every WebSocket connection has ended, or `limit` has passed.
+    pub async fn connections_closed(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.connections.acquire_many(self.max_connections))
+            .await
+            .is_ok_and(|permits| permits.is_ok())
+    }
+}

@@ -1,0 +1,85 @@
+//! Serving the built web app: files from the static directory, `index.html` for every other path
+//! (the app routes in the browser, e.g. `/b#secret`), and cache headers that suit Trunk's output.
+
+use std::path::Path;
+
+use axum::{
+    extract::Request,
+    http::{header, HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::Response,
+    Router,
+};
+use tower_http::{
+    compression::CompressionLayer,
+    services::{ServeDir, ServeFile},
+};
+
+pub const NO_CACHE: &str = "no-cache";
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// A router that serves `dir` (which must hold `index.html`) for any path.
+pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
+    // Directories are not listed nor redirected: `/b` is an app route even if `dir/b/` exists.
+    let files = ServeDir::new(dir)
+        .append_index_html_on_directories(false)
+        .fallback(ServeFile::new(dir.join("index.html")));
+    Router::new()
+        .fallback_service(files)
+        .layer(middleware::from_fn(cache_control))
+        .layer(CompressionLayer::new())
+}
+
+/// `index.html` (under any path) must be revalidated; Trunk's hashed assets never change.
+async fn cache_control(req: Request, next: Next) -> Response {
+    let hashed = is_hashed_asset(req.uri().path());
+    let mut res = next.run(req).await;
+    if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+        let is_html = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        let policy = if hashed && !is_html {
+            IMMUTABLE
+        } else {
+            NO_CACHE
+        };
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    res
+}
+
+/// Whether a path names one of Trunk's content-hashed files, such as `/app-82fb2eee7789fc9d.js`,
+/// `/app-82fb2eee7789fc9d_bg.wasm` or `/snippets/app-82fb2eee7789fc9d/inline0.js`. Unhashed
+/// files copied as they are (an icon) keep `no-cache`, since their content may change.
+fn is_hashed_asset(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        segment.match_indices('-').any(|(i, _)| {
+            let rest = &segment[i + 1..];
+            let hash = rest.get(..16).unwrap_or("");
+            hash.len() == 16
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                && matches!(rest.as_bytes().get(16), None | Some(b'.' | b'_'))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_asset;
+
+    #[test]
+    fn recognises_trunk_hashes() {
+        assert!(is_hashed_asset("/app-82fb2eee7789fc9d.js"));
+        assert!(is_hashed_asset("/app-82fb2eee7789fc9d_bg.wasm"));
+        assert!(is_hashed_asset("/style-12812ce334543738.css"));
+        assert!(is_hashed_asset("/snippets/app-82fb2eee7789fc9d/inline0.js"));
+        assert!(!is_hashed_asset("/icon.svg"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/b"));
+        assert!(!is_hashed_asset("/app-82fb2eee7789fc9.js"));
+        assert!(!is_hashed_asset("/x-82fb2eee7789fc9dz.js"));
+    }
+}

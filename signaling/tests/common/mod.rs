@@ -1,0 +1,231 @@
+//! A real server on 127.0.0.1:0 and a real WebSocket client; every wait has a timeout.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use signaling::{
+    protocol::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION},
+    Config, ServerError,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+    task::JoinHandle,
+    time::timeout,
+};
+use tokio_tungstenite::{
+    tungstenite::{protocol::CloseFrame, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+
+pub const ROOM: &str = "0123456789abcdef0123456789abcdef";
+pub const OTHER_ROOM: &str = "fedcba9876543210fedcba9876543210";
+/// Longest wait for anything that should happen.
+pub const STEP: Duration = Duration::from_secs(5);
+/// How long to watch for something that should not happen.
+pub const QUIET: Duration = Duration::from_millis(200);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
+}
+
+pub async fn start(config: Config) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(signaling::serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl TestServer {
+    pub async fn client(&self) -> Client {
+        let (ws, _) = timeout(
+            STEP,
+            tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)),
+        )
+        .await
+        .expect("connect timed out")
+        .expect("connect failed");
+        Client { ws }
+    }
+
+    /// A client that joined `room` as `peer`; returns it with the peers its welcome listed.
+    pub async fn joined(&self, room: &str, peer: &str) -> (Client, Vec<String>) {
+        let mut client = self.client().await;
+        let peers = client.join(room, peer).await;
+        (client, peers)
+    }
+
+    /// Triggers shutdown and waits for `serve` to return.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        timeout(STEP * 2, &mut self.task)
+            .await
+            .expect("shutdown timed out")
+            .unwrap()
+    }
+
+    /// A plain HTTP/1.1 GET; returns the status, the headers (names lowercase) and the body.
+    pub async fn get(&self, path: &str) -> (u16, Vec<(String, String)>, String) {
+        http_get(self.addr, path).await
+    }
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>, String) {
+    timeout(STEP, async {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await.unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .map(|l| {
+                let (k, v) = l.split_once(':').unwrap();
+                (k.trim().to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        (status, headers, body.to_owned())
+    })
+    .await
+    .expect("HTTP request timed out")
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A fresh directory under Cargo's scratch space for integration tests.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("signaling-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, msg: &ClientMessage) {
+        self.send_text(serde_json::to_string(msg).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        timeout(STEP, self.ws.send(Message::text(text.into())))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        timeout(STEP, self.ws.send(Message::binary(bytes)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    pub async fn join(&mut self, room: &str, peer: &str) -> Vec<String> {
+        self.send(&join(room, peer)).await;
+        match self.recv().await {
+            ServerMessage::Welcome {
+                peer: me,
+                mut peers,
+                ..
+            } => {
+                assert_eq!(me, peer);
+                peers.sort();
+                peers
+            }
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn signal(&mut self, to: &str, data: &str) {
+        self.send(&ClientMessage::Signal {
+            to: to.into(),
+            data: data.into(),
+        })
+        .await;
+    }
+
+    /// The next server message (pings are skipped); panics on close or timeout.
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let frame = timeout(STEP, self.ws.next())
+                .await
+                .expect("no message in time")
+                .expect("connection ended")
+                .expect("connection failed");
+            match frame {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn expect_error(&mut self, code: ErrorCode) {
+        match self.recv().await {
+            ServerMessage::Error { code: got, .. } => assert_eq!(got, code),
+            other => panic!("expected error {code:?}, got {other:?}"),
+        }
+    }
+
+    /// Asserts that no server message arrives for a short while.
+    pub async fn expect_nothing(&mut self) {
+        if let Ok(Some(Ok(Message::Text(text)))) = timeout(QUIET, self.ws.next()).await {
+            panic!("expected nothing, got {text}");
+        }
+    }
+
+    /// Waits for the server to close the connection; returns its close frame, if any.
+    pub async fn expect_close(&mut self) -> Option<CloseFrame> {
+        loop {
+            match timeout(STEP, self.ws.next())
+                .await
+                .expect("connection not closed in time")
+            {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Text(text))) => panic!("expected close, got {text}"),
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
+            }
+        }
+    }
+}
+
+pub fn join(room: &str, peer: &str) -> ClientMessage {
+    ClientMessage::Join {
+        version: PROTOCOL_VERSION,
+        room: room.into(),
+        peer: peer.into(),
+    }
+}
