@@ -1,0 +1,127 @@
+// Shared e2e plumbing: the real signaling server binary, the system Chromium, and users
+// (one browser context each, so each has its own storage) whose console errors fail the test.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const SERVER_BIN = process.env.MESHBOARD_SERVER_BIN;
+const DIST = process.env.MESHBOARD_DIST;
+export const ARTIFACTS = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'artifacts');
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // plain IP host candidates instead of mDNS names
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+/** Start the signaling server (serving the built app) on a free port. */
+export async function startServer({ capture = false, port = 0 } = {}) {
+  if (!SERVER_BIN || !DIST) throw new Error('set MESHBOARD_SERVER_BIN and MESHBOARD_DIST (cargo xtask test does)');
+  const args = ['--listen', `127.0.0.1:${port}`, '--static-dir', DIST];
+  let capturePath = null;
+  if (capture) {
+    capturePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-capture-')), 'capture.jsonl');
+    args.push('--capture', capturePath);
+  }
+  const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 15 s: ${stderr}`)), 15000);
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const m = line.match(/^listening on (http:\/\/\S+)$/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    url,
+    capturePath,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+/** One person: a fresh browser context and page; console errors and page errors are collected. */
+export async function newUser(browser, name, { viewport = { width: 1280, height: 800 } } = {}) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${name} console: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`${name} page error: ${e.message}`));
+  return { name, context, page, errors, by: (id) => page.getByTestId(id) };
+}
+
+/** Poll `fn` until it returns a truthy value; fail with `what` after `timeout` ms. */
+export async function waitFor(what, fn, timeout = 20000) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - start > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Wait until the element `testid` (the first one) has exactly `text` (value for inputs). */
+export async function waitForText(user, testid, text, timeout) {
+  const loc = user.by(testid).first();
+  await waitFor(`${user.name} ${testid} = ${JSON.stringify(text)}`, async () => {
+    const tag = await loc.evaluate((el) => el.tagName);
+    const v = tag === 'INPUT' || tag === 'TEXTAREA' ? await loc.inputValue() : await loc.textContent();
+    return v === text;
+  }, timeout);
+}
+
+export async function valueOf(user, testid, nth = 0) {
+  return user.by(testid).nth(nth).inputValue();
+}
+
+export async function textOf(user, testid, nth = 0) {
+  return user.by(testid).nth(nth).textContent();
+}
+
+/** Create a board from the home page; returns its share link. */
+export async function createBoard(user, baseUrl) {
+  await user.page.goto(baseUrl + '/');
+  await user.by('new-board').click();
+  await user.page.waitForURL(/\/b#[A-Za-z0-9_-]{22}$/);
+  await user.by('add-note').waitFor();
+  return user.page.url();
+}
+
+export async function openBoard(user, link) {
+  await user.page.goto(link);
+  await user.by('add-note').waitFor();
+}
+
+export function assertNoConsoleErrors(assert, ...users) {
+  assert.deepEqual(users.flatMap((u) => u.errors), [], 'the browser console stays free of errors');
+}
+
+export function artifact(name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}
