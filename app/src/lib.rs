@@ -7,6 +7,7 @@ pub mod peer_signal;
 pub mod route;
 pub mod session;
 pub mod storage;
+pub mod tabs;
 pub mod ui_state;
 pub mod widgets;
 

@@ -19,6 +19,7 @@ use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PR
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
+use crate::browser::broadcast::Broadcast;
 use crate::browser::data_channel::{ChannelEvent, DataChannel};
 use crate::browser::peer_connection::{self, PeerConnection, PeerEvent};
 use crate::browser::timer::Timeout;
@@ -26,6 +27,7 @@ use crate::browser::websocket::{Socket, SocketEvent};
 use crate::browser::{self, warn};
 use crate::peer_signal::{Candidate, PeerSignal};
 use crate::storage::{self, BoardRecord, StorageError, Store};
+use crate::tabs::TabMessage;
 use crate::ui_state::{ConnStatus, SaveState, Ui};
 
 /// Inputs waiting to be handled; more than this means something is flooding us.
@@ -34,9 +36,13 @@ const MAX_QUEUE: usize = 4096;
 const MAX_PENDING_CANDIDATES: usize = 64;
 /// Peers the server may announce in one room before we stop listening to it.
 const MAX_ROOM_PEERS: usize = 256;
+/// Other tabs of this profile we keep track of.
+const MAX_TABS: usize = 64;
 const RECONNECT_BASE_MS: f64 = 500.0;
 const RECONNECT_CAP_MS: f64 = 30_000.0;
 const PEER_RETRY_MS: f64 = 2_000.0;
+/// How long a peer that left signaling keeps its open channel before we call it gone.
+const LEAVE_GRACE_MS: u32 = 3_000;
 /// Compact a board's chunks into one snapshot once there are this many, or this many bytes.
 const COMPACT_AFTER_CHUNKS: usize = 64;
 const COMPACT_AFTER_BYTES: usize = 1 << 20;
@@ -54,6 +60,8 @@ pub enum Input {
     /// The remote answer was applied (or failed).
     RemoteSet(PeerId, u64, Result<(), String>),
     RetryPeer(PeerId),
+    /// A peer left signaling a while ago and has not come back.
+    PeerGone(PeerId),
     Edit(Edit),
     /// The board's stored chunks were read (or storage could not be opened).
     Loaded(Result<(Rc<Store>, Vec<Chunk>), StorageError>),
@@ -65,6 +73,10 @@ pub enum Input {
         result: Result<(), StorageError>,
     },
     RetrySave,
+    /// Another tab of this profile said something about this board.
+    Tab(Vec<u8>),
+    /// The user's "work offline" switch.
+    SetOffline(bool),
 }
 
 /// A stored chunk: its key and its bytes (`None` if the record was not bytes).
@@ -151,8 +163,16 @@ pub struct Session {
     reconnect: Option<Timeout>,
     reconnect_attempts: u32,
     retries: HashMap<PeerId, Timeout>,
+    leaving: HashMap<PeerId, Timeout>,
     view_dirty: bool,
     fatal: Option<String>,
+    /// Networking paused by the user: no signaling, no peer connections.
+    offline: bool,
+    tabs: Option<Broadcast>,
+    /// Peer ids of this profile's other tabs on this board: never connected to, never counted.
+    local_tabs: BTreeSet<PeerId>,
+    /// Heads already posted to the other tabs.
+    tab_heads: Vec<crdt::automerge::ChangeHash>,
     weak: Weak<SessionCell>,
 }
 
@@ -240,8 +260,13 @@ impl SessionCell {
                 reconnect: None,
                 reconnect_attempts: 0,
                 retries: HashMap::new(),
+                leaving: HashMap::new(),
                 view_dirty: true,
                 fatal: None,
+                offline: false,
+                tabs: None,
+                local_tabs: BTreeSet::new(),
+                tab_heads: Vec::new(),
                 weak: weak.clone(),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -251,6 +276,16 @@ impl SessionCell {
             s.ws_url = signaling_url()?;
             let room = s.room.clone();
             let weak = s.weak.clone();
+            let tab_weak = weak.clone();
+            match Broadcast::open(&format!("meshboard:{room}"), move |m| {
+                dispatch_weak(&tab_weak, Input::Tab(m))
+            }) {
+                Ok(tabs) => {
+                    let _ = tabs.post(&TabMessage::Hello(s.me.clone()).encode());
+                    s.tabs = Some(tabs);
+                }
+                Err(e) => warn(&format!("meshboard: no sync between tabs: {e}")),
+            }
             // The board comes from IndexedDB first; the network starts once it is loaded.
             spawn_local(async move {
                 let loaded = async {
@@ -272,8 +307,12 @@ impl SessionCell {
             s.reconnect = None;
             s.persist.retry = None;
             s.retries.clear();
+            s.leaving.clear();
             s.links.clear();
             s.socket = None;
+            if let Some(tabs) = s.tabs.take() {
+                let _ = tabs.post(&TabMessage::Bye(s.me.clone()).encode());
+            }
         }
     }
 }
@@ -281,7 +320,9 @@ impl SessionCell {
 impl Session {
     fn ui_update(&mut self) -> UiUpdate {
         let view = std::mem::take(&mut self.view_dirty).then(|| self.engine.board().view());
-        let status = if self.joined {
+        let status = if self.offline {
+            ConnStatus::Offline
+        } else if self.joined {
             ConnStatus::Online
         } else if self.socket.is_some() {
             ConnStatus::Connecting
@@ -310,6 +351,7 @@ impl Session {
     fn on_input(&mut self, input: Input) {
         self.handle_input(input);
         self.maybe_write();
+        self.maybe_post_to_tabs();
     }
 
     fn handle_input(&mut self, input: Input) {
@@ -321,6 +363,8 @@ impl Session {
                 compacted,
                 result,
             } => self.on_saved(key, len, compacted, result),
+            Input::Tab(bytes) => self.on_tab(bytes),
+            Input::SetOffline(offline) => self.set_offline(offline),
             Input::RetrySave => {
                 self.persist.retry = None;
                 self.persist.dirty = true;
@@ -354,6 +398,13 @@ impl Session {
                 match result {
                     Ok(()) => self.flush_candidates(&peer),
                     Err(e) => self.link_failed(&peer, &format!("bad answer: {e}")),
+                }
+            }
+            Input::PeerGone(peer) => {
+                self.leaving.remove(&peer);
+                // Only the server can tell; if we lost it too, keep the channel.
+                if self.joined && !self.room_peers.contains(&peer) {
+                    self.link_failed(&peer, "the peer left");
                 }
             }
             Input::RetryPeer(peer) => {
@@ -504,9 +555,108 @@ impl Session {
         }
     }
 
+    // ----- other tabs -----
+
+    fn on_tab(&mut self, bytes: Vec<u8>) {
+        let Some(message) = TabMessage::decode(&bytes) else {
+            warn("meshboard: ignoring an unreadable message from another tab");
+            return;
+        };
+        match message {
+            TabMessage::Hello(tab) => {
+                self.add_tab(tab);
+                self.post_to_tabs(&TabMessage::Here(self.me.clone()));
+                let everything = self.engine.board_mut().doc_mut().save_after(&[]);
+                self.post_to_tabs(&TabMessage::Changes(everything));
+            }
+            TabMessage::Here(tab) => self.add_tab(tab),
+            TabMessage::Bye(tab) => {
+                self.local_tabs.remove(&tab);
+            }
+            TabMessage::Changes(changes) => {
+                let before = self.engine.board_mut().heads();
+                if let Err(e) = self.engine.board_mut().doc_mut().load_incremental(&changes) {
+                    warn(&format!(
+                        "meshboard: ignoring bad changes from another tab: {e}"
+                    ));
+                    return;
+                }
+                if self.engine.board_mut().heads() != before {
+                    // Re-render and persist. Remote peers get these changes from the tab that
+                    // made them (every tab has its own connections), and from us with the next
+                    // sync round.
+                    self.run(vec![Effect::DocChanged]);
+                }
+            }
+        }
+    }
+
+    /// A tab of this profile is not a remote peer: never connect to it or count it.
+    fn add_tab(&mut self, tab: PeerId) {
+        if tab != self.me && self.local_tabs.len() < MAX_TABS {
+            self.remove_link(&tab);
+            self.local_tabs.insert(tab);
+        }
+    }
+
+    fn post_to_tabs(&self, message: &TabMessage) {
+        if let Some(tabs) = &self.tabs {
+            if let Err(e) = tabs.post(&message.encode()) {
+                warn(&format!("meshboard: cannot reach other tabs: {e}"));
+            }
+        }
+    }
+
+    /// Send other tabs whatever changed since we last told them.
+    fn maybe_post_to_tabs(&mut self) {
+        if self.tabs.is_none() || !self.persist.loaded {
+            return;
+        }
+        let heads = self.engine.board_mut().heads();
+        if heads == self.tab_heads {
+            return;
+        }
+        let changes = self
+            .engine
+            .board_mut()
+            .doc_mut()
+            .save_after(&self.tab_heads);
+        self.tab_heads = heads;
+        if !changes.is_empty() {
+            self.post_to_tabs(&TabMessage::Changes(changes));
+        }
+    }
+
+    // ----- offline switch -----
+
+    fn set_offline(&mut self, offline: bool) {
+        if offline == self.offline {
+            return;
+        }
+        self.offline = offline;
+        if offline {
+            self.reconnect = None;
+            self.retries.clear();
+            self.leaving.clear();
+            let peers: Vec<PeerId> = self.links.keys().cloned().collect();
+            for peer in peers {
+                self.remove_link(&peer);
+            }
+            self.room_peers.clear();
+            self.socket = None;
+            self.joined = false;
+        } else if self.persist.loaded {
+            self.reconnect_attempts = 0;
+            self.connect();
+        }
+    }
+
     // ----- signaling -----
 
     fn connect(&mut self) {
+        if self.offline {
+            return;
+        }
         let weak = self.weak.clone();
         match Socket::connect(&self.ws_url, move |e| {
             dispatch_weak(&weak, Input::Socket(e))
@@ -520,6 +670,9 @@ impl Session {
     }
 
     fn schedule_reconnect(&mut self) {
+        if self.offline {
+            return;
+        }
         let exp = RECONNECT_BASE_MS * 2f64.powi(self.reconnect_attempts.min(16) as i32);
         self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
         let weak = self.weak.clone();
@@ -564,7 +717,9 @@ impl Session {
                 self.send_server(&join);
             }
             SocketEvent::Closed => {
-                // Open data channels keep syncing without the server.
+                // Open data channels keep syncing without the server. "Peer left" notices sent
+                // as the server went down say nothing about the peers themselves.
+                self.leaving.clear();
                 self.socket = None;
                 self.joined = false;
                 self.schedule_reconnect();
@@ -593,15 +748,31 @@ impl Session {
                 }
             }
             ServerMessage::PeerJoined { peer } => {
+                self.leaving.remove(&peer);
                 if self.room_peers.len() < MAX_ROOM_PEERS {
                     self.room_peers.insert(peer.clone());
                     self.consider(peer);
                 }
             }
             ServerMessage::PeerLeft { peer } => {
+                // The peer left signaling, which is not the same as leaving the board: an open
+                // data channel keeps syncing (and says so itself when the peer really goes).
                 self.room_peers.remove(&peer);
                 self.retries.remove(&peer);
-                self.remove_link(&peer);
+                match self.links.get(&peer) {
+                    Some(link) if link.open => {
+                        // A page that closes does not always close its channel in time; if the
+                        // peer does not come back to a server we are still connected to, it is gone.
+                        let (weak, p) = (self.weak.clone(), peer.clone());
+                        if let Ok(t) = Timeout::new(LEAVE_GRACE_MS, move || {
+                            dispatch_weak(&weak, Input::PeerGone(p))
+                        }) {
+                            self.leaving.insert(peer, t);
+                        }
+                    }
+                    Some(_) => self.remove_link(&peer),
+                    None => {}
+                }
             }
             ServerMessage::Signal { from, data } => match PeerSignal::decode(&data) {
                 Ok(signal) => self.on_signal(from, signal),
@@ -665,7 +836,11 @@ impl Session {
     /// A peer is in the room: connect, unless we already are or it is its turn to offer. The
     /// peer with the lower id always offers, so two peers never offer to each other at once.
     fn consider(&mut self, peer: PeerId) {
-        if peer == self.me || self.links.contains_key(&peer) || self.me > peer {
+        if peer == self.me
+            || self.links.contains_key(&peer)
+            || self.me > peer
+            || self.local_tabs.contains(&peer)
+        {
             return;
         }
         let Some(gen) = self.new_link(&peer) else {
@@ -690,7 +865,7 @@ impl Session {
     }
 
     fn on_signal(&mut self, from: PeerId, signal: PeerSignal) {
-        if !self.room_peers.contains(&from) {
+        if !self.room_peers.contains(&from) || self.local_tabs.contains(&from) {
             return;
         }
         match signal {

@@ -125,3 +125,34 @@ export function artifact(name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   return path.join(ARTIFACTS, name);
 }
+
+/**
+ * A Chromium process of our own on a profile directory, driven over CDP, so that a test can
+ * kill it with SIGKILL (no unload handlers, no orderly shutdown) and start it again on the same
+ * profile.
+ */
+export async function startProfileBrowser(userDataDir) {
+  const child = spawn('/usr/bin/chromium', [
+    ...CHROMIUM_ARGS, '--headless', `--user-data-dir=${userDataDir}`, '--remote-debugging-port=0', 'about:blank',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const endpoint = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('chromium did not start')), 15000);
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`chromium exited with ${code}`)); });
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const browser = await chromium.connectOverCDP(endpoint);
+  return {
+    browser,
+    context: browser.contexts()[0],
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -45,7 +45,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Run { listen } => {
             setup::ensure_build_tools()?;
-            cmd::step("build the app (release)", || setup::trunk_build())?;
+            cmd::step("build the app (release)", setup::trunk_build)?;
             cmd::step("build the server (release)", || {
                 cmd::run(cmd::cargo().args(["build", "--release", "-p", "signaling"]))
             })?;

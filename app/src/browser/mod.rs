@@ -1,6 +1,7 @@
 //! Thin wrappers around browser APIs, one per file. Each wrapper owns the JS closures it hands to
 //! the browser and detaches and drops them when it is dropped.
 
+pub mod broadcast;
 pub mod clipboard;
 pub mod data_channel;
 pub mod idb;

@@ -15,6 +15,12 @@ use crate::widgets::widget::WidgetCard;
 pub struct SessionHandle(StoredValue<Rc<SessionCell>, LocalStorage>);
 
 impl SessionHandle {
+    /// Pause or resume all networking (signaling and peer connections).
+    pub fn set_offline(self, offline: bool) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::SetOffline(offline)));
+    }
+
     /// Apply `f` to the board, commit it and send it to every connected peer.
     pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
         self.0
@@ -47,6 +53,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
     provide_context(ui);
 
     let title = Memo::new(move |_| ui.board.with(|b| b.title.clone()));
+    let offline = RwSignal::new(false);
     let widget_ids = Memo::new(move |_| {
         ui.board.with(|b| {
             b.widgets
@@ -74,6 +81,16 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     <span data-testid="peer-count">{move || ui.peers.get()}</span>
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
                 </span>
+                <button class="button small" data-testid="offline-toggle"
+                    aria-pressed=move || offline.get().to_string()
+                    title="Pause all networking; your edits are kept and merged when you go online again"
+                    on:click=move |_| {
+                        let now = !offline.get_untracked();
+                        offline.set(now);
+                        session.set_offline(now);
+                    }>
+                    {move || if offline.get() { "Go online" } else { "Work offline" }}
+                </button>
             </div>
         </header>
         <main class="page board">

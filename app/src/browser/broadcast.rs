@@ -1,0 +1,40 @@
+//! A `BroadcastChannel` carrying bytes between tabs of the same browser profile.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+pub struct Broadcast {
+    channel: BroadcastChannel,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl Broadcast {
+    pub fn open(name: &str, on_message: impl Fn(Vec<u8>) + 'static) -> Result<Self, String> {
+        let channel = BroadcastChannel::new(name).map_err(|e| super::describe(&e))?;
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            // Only byte arrays are part of the tab protocol; anything else is ignored.
+            if let Ok(bytes) = e.data().dyn_into::<js_sys::Uint8Array>() {
+                on_message(bytes.to_vec());
+            }
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        Ok(Broadcast {
+            channel,
+            _on_message: on_message,
+        })
+    }
+
+    pub fn post(&self, bytes: &[u8]) -> Result<(), String> {
+        self.channel
+            .post_message(&js_sys::Uint8Array::from(bytes))
+            .map_err(|e| super::describe(&e))
+    }
+}
+
+impl Drop for Broadcast {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
+}

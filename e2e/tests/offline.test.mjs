@@ -1,0 +1,205 @@
+// Offline-first: partitions healed by the offline switch, a dead server, tabs without a server,
+// and edits that survive a killed browser.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, startProfileBrowser, startServer, textOf,
+  valueOf, waitFor, waitForText,
+} from '../lib/harness.mjs';
+
+/** Console errors that are expected while the server is down: the browser reports each failed
+ * WebSocket attempt. */
+const withoutServerDownNoise = (errors) => errors.filter((e) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e));
+
+describe('offline and back', () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('both peers edit the same note and counter while offline, then converge', async () => {
+    const a = await newUser(browser, 'A');
+    const b = await newUser(browser, 'B');
+    const link = await createBoard(a, server.url);
+    await a.by('add-note').click();
+    await a.by('add-counter').click();
+    await a.by('note-text').fill('shared|');
+    await openBoard(b, link);
+    await waitForText(b, 'peer-count', '1');
+    await waitForText(b, 'note-text', 'shared|');
+
+    await a.by('offline-toggle').click();
+    await b.by('offline-toggle').click();
+    await waitForText(a, 'connection-status', 'offline');
+    await waitForText(b, 'connection-status', 'offline');
+    await waitForText(a, 'peer-count', '0');
+    await waitForText(b, 'peer-count', '0');
+
+    await a.by('note-text').focus();
+    await a.page.keyboard.press('End');
+    await a.page.keyboard.type(' from A');
+    await b.by('note-text').focus();
+    await b.page.keyboard.press('Home');
+    await b.page.keyboard.type('B says: ');
+    for (let i = 0; i < 3; i++) await a.by('counter-inc').click();
+    for (let i = 0; i < 4; i++) await b.by('counter-inc').click();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await valueOf(b, 'note-text'), 'B says: shared|', 'nothing crossed while offline');
+
+    await a.by('offline-toggle').click();
+    await b.by('offline-toggle').click();
+    await waitForText(a, 'peer-count', '1');
+    const merged = 'B says: shared| from A';
+    await waitForText(a, 'note-text', merged);
+    await waitForText(b, 'note-text', merged);
+    await waitForText(a, 'counter-value', '7');
+    await waitForText(b, 'counter-value', '7');
+    await waitForText(a, 'connection-status', 'online');
+    assertNoConsoleErrors(assert, a, b);
+  });
+});
+
+describe('the server goes away', () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('peers keep syncing, a reload opens from the service worker and IndexedDB, a new peer joins after restart', async () => {
+    const a = await newUser(browser, 'A');
+    const b = await newUser(browser, 'B');
+    const link = await createBoard(a, server.url);
+    await a.by('add-note').click();
+    await openBoard(b, link);
+    await waitForText(b, 'peer-count', '1');
+    // both pages are controlled by the service worker before the server goes away
+    for (const u of [a, b]) {
+      await u.page.evaluate(() => navigator.serviceWorker.ready);
+      await waitFor(`${u.name} controlled by the service worker`, () => u.page.evaluate(() => !!navigator.serviceWorker.controller));
+    }
+
+    const port = new URL(server.url).port;
+    await server.stop();
+    await waitForText(a, 'connection-status', 'offline');
+    await a.by('note-text').fill('written while the server is down');
+    await waitForText(b, 'note-text', 'written while the server is down');
+    await b.by('board-title').fill('Still syncing');
+    await waitForText(a, 'board-title', 'Still syncing');
+    await waitForText(b, 'save-status', 'Saved');
+
+    await b.page.reload();
+    await waitForText(b, 'note-text', 'written while the server is down');
+    await waitForText(b, 'board-title', 'Still syncing');
+
+    server = await startServer({ port: Number(port) });
+    const c = await newUser(browser, 'C');
+    await openBoard(c, link);
+    await waitForText(c, 'note-text', 'written while the server is down', 45000);
+    await waitForText(c, 'board-title', 'Still syncing');
+    assert.deepEqual(withoutServerDownNoise([...a.errors, ...b.errors, ...c.errors]), []);
+  });
+});
+
+describe('tabs of one browser', () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('two tabs sync through BroadcastChannel with the server down and do not count as peers', async () => {
+    const a = await newUser(browser, 'tab1');
+    const link = await createBoard(a, server.url);
+    await a.by('add-tasks').click();
+    const page2 = await a.context.newPage();
+    const errors2 = [];
+    page2.on('console', (m) => { if (m.type() === 'error') errors2.push(m.text()); });
+    const t2 = { name: 'tab2', page: page2, errors: errors2, by: (id) => page2.getByTestId(id) };
+    await openBoard(t2, link);
+    await t2.by('task-input').waitFor();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await textOf(a, 'peer-count'), '0', 'another tab is not a peer');
+    assert.equal(await textOf(t2, 'peer-count'), '0');
+
+    await server.stop();
+    await waitForText(a, 'connection-status', 'offline');
+    await a.by('task-input').fill('from tab 1');
+    await a.by('task-input').press('Enter');
+    await waitForText(t2, 'task-text', 'from tab 1');
+    await t2.by('task-done').first().check();
+    await waitFor('tab 1 sees the task done', () => a.by('task-done').first().isChecked());
+    await t2.by('board-title').fill('Tabs agree');
+    await waitForText(a, 'board-title', 'Tabs agree');
+    assert.deepEqual(withoutServerDownNoise([...a.errors, ...errors2]), []);
+  });
+});
+
+describe('durability', () => {
+  let server;
+
+  before(async () => {
+    server = await startServer();
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('every edit shown as saved survives the browser being killed right after a keystroke', async () => {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-profile-'));
+    let chrome = await startProfileBrowser(profile);
+    let page = await chrome.context.newPage();
+    const by = (id) => page.getByTestId(id);
+    await page.goto(server.url + '/');
+    await by('new-board').click();
+    await page.waitForURL(/\/b#/);
+    const link = page.url();
+    await by('add-note').click();
+    await by('board-title').fill('Durable');
+    await by('note-text').focus();
+    await page.keyboard.type('saved part.', { delay: 5 });
+    await waitFor('Saved', async () => (await by('save-status').textContent()) === 'Saved');
+    const saved = await by('note-text').inputValue();
+    // keep typing and kill the browser right after the last keystroke
+    await page.keyboard.type(' more', { delay: 5 });
+    const shownSaved = (await by('save-status').textContent()) === 'Saved';
+    const atKill = await by('note-text').inputValue();
+    await chrome.kill();
+
+    chrome = await startProfileBrowser(profile);
+    page = await chrome.context.newPage();
+    await page.goto(link);
+    await by('note-text').waitFor();
+    const reopened = await by('note-text').inputValue();
+    assert.ok(reopened.startsWith(saved), `"${reopened}" keeps the saved "${saved}"`);
+    if (shownSaved) assert.equal(reopened, atKill, 'what was shown as saved at the kill is all there');
+    assert.equal(await by('board-title').inputValue(), 'Durable');
+    await page.goto(server.url + '/');
+    await waitFor('the board is listed', async () => (await page.getByTestId('board-link').count()) === 1);
+    assert.match(await page.getByTestId('board-link').first().textContent(), /Durable/);
+    await chrome.kill();
+  });
+});
