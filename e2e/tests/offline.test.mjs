@@ -203,3 +203,92 @@ describe('durability', () => {
     await chrome.kill();
   });
 });
+
+describe('local storage', () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** Chunk keys of the board whose room is `room`, read straight from IndexedDB. */
+  const chunkCount = (user) => user.page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('meshboard');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('chunks').objectStore('chunks').count();
+      req.onsuccess = () => { resolve(req.result); open.result.close(); };
+      req.onerror = () => reject(req.error);
+    };
+  }));
+
+  test('many edits are compacted into few chunks and still load', async () => {
+    const u = await newUser(browser, 'U');
+    const link = await createBoard(u, server.url);
+    await u.by('add-counter').click();
+    for (let i = 0; i < 80; i++) await u.by('counter-inc').click();
+    await waitForText(u, 'save-status', 'Saved');
+    await waitFor('compaction', async () => (await chunkCount(u)) < 64);
+    await u.page.goto(link);
+    await waitForText(u, 'counter-value', '80');
+    assertNoConsoleErrors(assert, u);
+  });
+
+  test('a corrupt chunk is skipped with a visible warning and the rest loads', async () => {
+    const u = await newUser(browser, 'U');
+    const link = await createBoard(u, server.url);
+    await u.by('board-title').fill('Survives damage');
+    await waitForText(u, 'save-status', 'Saved');
+    const room = await u.page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('meshboard');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction(['boards', 'chunks'], 'readwrite');
+        const all = tx.objectStore('boards').getAll();
+        all.onsuccess = () => {
+          const room = all.result[0].room;
+          tx.objectStore('chunks').put(new Uint8Array([0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 5]), [room, 'zz-corrupt', 1]);
+          tx.oncomplete = () => { open.result.close(); resolve(room); };
+        };
+        tx.onerror = () => reject(tx.error);
+      };
+    }));
+    assert.equal(room.length, 32);
+    await u.page.goto(link);
+    await u.by('storage-error').waitFor();
+    assert.match(await textOf(u, 'storage-error'), /damaged/);
+    await waitForText(u, 'board-title', 'Survives damage');
+  });
+
+  test('boards are listed newest first and can be deleted after a confirmation', async () => {
+    const u = await newUser(browser, 'U');
+    const first = await createBoard(u, server.url);
+    await u.by('board-title').fill('Older board');
+    await waitForText(u, 'save-status', 'Saved');
+    await createBoard(u, server.url);
+    await u.by('board-title').fill('Newer board');
+    await waitForText(u, 'save-status', 'Saved');
+    await u.page.goto(server.url + '/');
+    await waitFor('two boards listed', async () => (await u.by('board-link').count()) === 2);
+    const titles = await u.by('board-link').allTextContents();
+    assert.match(titles[0], /Newer board/);
+    assert.match(titles[1], /Older board/);
+    assert.equal(await u.by('board-link').nth(1).getAttribute('href'), new URL(first).pathname + new URL(first).hash);
+
+    u.page.once('dialog', (d) => d.dismiss());
+    await u.by('delete-board').nth(0).click();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await u.by('board-link').count(), 2, 'dismissing the confirmation keeps the board');
+    u.page.once('dialog', (d) => d.accept());
+    await u.by('delete-board').nth(0).click();
+    await waitFor('one board left', async () => (await u.by('board-link').count()) === 1);
+    assert.match(await textOf(u, 'board-link'), /Older board/);
+    assertNoConsoleErrors(assert, u);
+  });
+});
