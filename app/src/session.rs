@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use crdt::engine::MAX_PEERS;
+use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
 use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION};
@@ -140,8 +141,12 @@ fn dispatch_weak(weak: &Weak<SessionCell>, input: Input) {
 
 struct Link {
     gen: u64,
+    role: Role,
     pc: PeerConnection,
     channel: Option<DataChannel>,
+    /// Our proof went out (a channel can report "open" twice: on announcement and as an event).
+    proved: bool,
+    /// The peer proved over this channel that it holds the board's key: board data may flow.
     open: bool,
     pending: Vec<Candidate>,
 }
@@ -151,6 +156,10 @@ pub struct Session {
     me: PeerId,
     room: String,
     secret: String,
+    keys: BoardKeys,
+    sealer: Sealer,
+    /// Something an honest peer or server would never do was seen: shown in `security-warning`.
+    security: Option<String>,
     ws_url: String,
     persist: Persist,
     ui: Ui,
@@ -186,6 +195,7 @@ pub struct UiUpdate {
     loaded: bool,
     save: SaveState,
     storage_error: Option<String>,
+    security: Option<String>,
 }
 
 impl UiUpdate {
@@ -210,6 +220,9 @@ impl UiUpdate {
         }
         if self.ui.storage_error.get_untracked() != self.storage_error {
             self.ui.storage_error.set(self.storage_error);
+        }
+        if self.security.is_some() && self.ui.security.get_untracked() != self.security {
+            self.ui.security.set(self.security);
         }
     }
 }
@@ -239,6 +252,8 @@ impl SessionCell {
         let actor = crdt::automerge::ActorId::from(browser::random::bytes::<16>()?);
         let board = Board::new(actor).map_err(|e| e.to_string())?;
         let me = random_id()?;
+        let keys = secret.keys();
+        let sealer = Sealer::new(&keys.seal, &keys.room_id, &me);
         let cell = Rc::new_cyclic(|weak| SessionCell {
             state: RefCell::new(Session {
                 engine: Engine::new(board),
@@ -247,8 +262,11 @@ impl SessionCell {
                     ..Persist::default()
                 },
                 me,
-                room: secret.room_id(),
+                room: keys.room_id.clone(),
                 secret: secret.to_fragment(),
+                keys,
+                sealer,
+                security: None,
                 ws_url: String::new(),
                 ui,
                 socket: None,
@@ -345,6 +363,7 @@ impl Session {
                 (None, false) => SaveState::Saved,
             },
             storage_error: self.persist.error.clone(),
+            security: self.security.clone(),
         }
     }
 
@@ -432,6 +451,7 @@ impl Session {
                 let mut skipped = 0;
                 let doc = self.engine.board_mut().doc_mut();
                 for (key, bytes) in chunks {
+                    let bytes = bytes.filter(|b| crdt::saved::well_formed(b));
                     match bytes.map(|b| doc.load_incremental(&b).map(|_| b.len())) {
                         Some(Ok(len)) => {
                             self.persist.keys.push(key);
@@ -697,13 +717,29 @@ impl Session {
         }
     }
 
+    /// Seal a signal for `peer` and relay it through the server.
     fn send_signal(&self, peer: &PeerId, signal: &PeerSignal) {
-        if self.joined {
-            self.send_server(&ClientMessage::Signal {
-                to: peer.clone(),
-                data: signal.encode(),
-            });
+        if !self.joined {
+            return;
         }
+        let nonce = match browser::random::bytes::<24>() {
+            Ok(n) => n,
+            Err(e) => return warn(&format!("meshboard: no randomness for sealing: {e}")),
+        };
+        let data = self
+            .sealer
+            .seal(peer, signal.encode().as_bytes(), browser::now_ms(), nonce);
+        self.send_server(&ClientMessage::Signal {
+            to: peer.clone(),
+            data,
+        });
+    }
+
+    fn security_problem(&mut self, what: &str) {
+        warn(&format!("meshboard: security: {what}"));
+        self.security = Some(format!(
+            "{what} Someone may be interfering with this board's connections; nothing they sent was used."
+        ));
     }
 
     fn on_socket(&mut self, event: SocketEvent) {
@@ -774,12 +810,28 @@ impl Session {
                     None => {}
                 }
             }
-            ServerMessage::Signal { from, data } => match PeerSignal::decode(&data) {
-                Ok(signal) => self.on_signal(from, signal),
-                Err(e) => warn(&format!(
-                    "meshboard: ignoring a bad signal from a peer: {e}"
-                )),
-            },
+            ServerMessage::Signal { from, data } => {
+                match self.sealer.open(&from, &data, browser::now_ms()) {
+                    Ok(plain) => match std::str::from_utf8(&plain)
+                        .map_err(|e| e.to_string())
+                        .and_then(PeerSignal::decode)
+                    {
+                        Ok(signal) => self.on_signal(from, signal),
+                        Err(e) => warn(&format!(
+                            "meshboard: ignoring a bad signal from a peer: {e}"
+                        )),
+                    },
+                    Err(SealError::Forged) => self.security_problem(
+                        "A connection message did not come from anyone holding this board's link.",
+                    ),
+                    Err(e @ (SealError::Replayed | SealError::Stale | SealError::FromFuture)) => {
+                        self.security_problem(&format!(
+                            "An old connection message was played again ({e})."
+                        ))
+                    }
+                    Err(e) => warn(&format!("meshboard: ignoring a signal: {e}")),
+                }
+            }
             ServerMessage::Error { code, message } => {
                 warn(&format!(
                     "meshboard: signaling server says {code:?}: {message}"
@@ -805,7 +857,7 @@ impl Session {
         move |e| dispatch_weak(&weak, Input::Channel(peer.clone(), gen, e))
     }
 
-    fn new_link(&mut self, peer: &PeerId) -> Option<u64> {
+    fn new_link(&mut self, peer: &PeerId, role: Role) -> Option<u64> {
         if self.links.len() >= MAX_PEERS {
             warn("meshboard: too many peers, ignoring one more");
             return None;
@@ -818,8 +870,10 @@ impl Session {
                     peer.clone(),
                     Link {
                         gen,
+                        role,
                         pc,
                         channel: None,
+                        proved: false,
                         open: false,
                         pending: Vec::new(),
                     },
@@ -843,7 +897,7 @@ impl Session {
         {
             return;
         }
-        let Some(gen) = self.new_link(&peer) else {
+        let Some(gen) = self.new_link(&peer, Role::Offerer) else {
             return;
         };
         let on_channel = self.channel_callbacks(&peer, gen);
@@ -876,7 +930,7 @@ impl Session {
                 }
                 // A new offer replaces whatever we had with that peer (it restarted the link).
                 self.remove_link(&from);
-                let Some(gen) = self.new_link(&from) else {
+                let Some(gen) = self.new_link(&from, Role::Answerer) else {
                     return;
                 };
                 let Some(link) = self.links.get(&from) else {
@@ -949,20 +1003,31 @@ impl Session {
         }
     }
 
+    /// The DTLS fingerprints of a link: ours (local description) and the peer's (remote).
+    fn fingerprints(link: &Link) -> Option<(String, String)> {
+        let own = proof::fingerprint(&link.pc.local_sdp()?)?;
+        let peer = proof::fingerprint(&link.pc.remote_sdp()?)?;
+        Some((own, peer))
+    }
+
     fn on_channel(&mut self, peer: PeerId, gen: u64, event: ChannelEvent) {
         let Some(link) = self.links.get_mut(&peer).filter(|l| l.gen == gen) else {
             return;
         };
         match event {
             ChannelEvent::Open => {
-                if link.open {
+                if std::mem::replace(&mut link.proved, true) {
                     return;
                 }
-                link.open = true;
-                let effects = self
-                    .engine
-                    .handle(Event::Connected(peer), browser::now_ms());
-                self.run(effects);
+                // Before any board data: prove we hold the key, bound to both fingerprints.
+                let Some((own, theirs)) = Self::fingerprints(link) else {
+                    return self
+                        .link_failed(&peer, "no DTLS fingerprint in the session description");
+                };
+                let message = proof::make(&self.keys.auth, link.role, &own, &theirs);
+                if let Some(Err(e)) = link.channel.as_ref().map(|c| c.send(&message)) {
+                    self.link_failed(&peer, &format!("send failed: {e}"));
+                }
             }
             ChannelEvent::Message(bytes) => {
                 if link.open {
@@ -970,7 +1035,23 @@ impl Session {
                         .engine
                         .handle(Event::Frame(peer, bytes), browser::now_ms());
                     self.run(effects);
+                    return;
                 }
+                // The first message on a channel is the peer's proof.
+                let verified = Self::fingerprints(link).is_some_and(|(own, theirs)| {
+                    proof::verify(&self.keys.auth, link.role.other(), &theirs, &own, &bytes)
+                });
+                if !verified {
+                    self.security_problem("A peer could not prove it holds this board's link, or the connection was intercepted.");
+                    // no retry: the same path would fail the same way
+                    self.room_peers.remove(&peer);
+                    return self.link_failed(&peer, "peer proof failed");
+                }
+                link.open = true;
+                let effects = self
+                    .engine
+                    .handle(Event::Connected(peer), browser::now_ms());
+                self.run(effects);
             }
             ChannelEvent::Closed => self.link_failed(&peer, "channel closed"),
         }

@@ -52,6 +52,8 @@ pub struct Ui {
     pub save: RwSignal<SaveState>,
     /// A storage problem to show in `storage-error`.
     pub storage_error: RwSignal<Option<String>>,
+    /// Evidence of tampering or an impostor, shown in `security-warning`.
+    pub security: RwSignal<Option<String>>,
 }
 
 impl Ui {
@@ -64,6 +66,7 @@ impl Ui {
             loaded: RwSignal::new(false),
             save: RwSignal::new(SaveState::Saved),
             storage_error: RwSignal::new(None),
+            security: RwSignal::new(None),
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod engine;
 pub mod error;
 pub mod frame;
 pub mod link;
+pub mod saved;
+pub mod secure;
 pub mod text_diff;
 pub mod view;
 

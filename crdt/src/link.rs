@@ -1,11 +1,10 @@
 //! A board's share link: a random secret in the URL fragment (never sent to a server) and the
 //! room id derived from it, which is all the signaling server ever sees.
 
+use crate::error::LinkError;
+use crate::secure::BoardKeys;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
-
-use crate::error::LinkError;
 
 /// Bytes of randomness in a board secret.
 pub const SECRET_LEN: usize = 16;
@@ -49,12 +48,14 @@ impl BoardSecret {
         URL_SAFE_NO_PAD.encode(self.0)
     }
 
-    /// The room id the signaling server sees: a one-way hash of the secret (hex, 32 chars).
+    /// The keys derived from the secret (HKDF): room id, signaling seal key, peer auth key.
+    pub fn keys(&self) -> BoardKeys {
+        BoardKeys::derive(&self.0)
+    }
+
+    /// The room id the signaling server sees: derived one way from the secret (hex, 32 chars).
     pub fn room_id(&self) -> String {
-        let digest = Sha256::new_with_prefix(b"meshboard/room/v1\0")
-            .chain_update(self.0)
-            .finalize();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        self.keys().room_id
     }
 }
 

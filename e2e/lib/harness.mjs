@@ -23,7 +23,16 @@ export const CHROMIUM_ARGS = [
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
 
-/** Start the signaling server (serving the built app) on a free port. */
+/** Servers still running; killed when this test process exits, whatever happened. */
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Start the signaling server (serving the built app) on a free port. It prints exactly one stdout
+ * line, `listening on http://127.0.0.1:PORT`, once it listens. Returns { url, capturePath, stop() }.
+ */
 export async function startServer({ capture = false, port = 0 } = {}) {
   if (!SERVER_BIN || !DIST) throw new Error('set MESHBOARD_SERVER_BIN and MESHBOARD_DIST (cargo xtask test does)');
   const args = ['--listen', `127.0.0.1:${port}`, '--static-dir', DIST];
@@ -33,26 +42,41 @@ export async function startServer({ capture = false, port = 0 } = {}) {
     args.push('--capture', capturePath);
   }
   const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  running.add(child);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    running.delete(child);
+    resolve(code ?? signal);
+  }));
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 15 s: ${stderr}`)), 15000);
-    const lines = readline.createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      const m = line.match(/^listening on (http:\/\/\S+)$/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start in 15 s: ${stderr}`)), 15000);
+      const lines = readline.createInterface({ input: child.stdout });
+      lines.on('line', (line) => {
+        const m = line.match(/^listening on (http:\/\/\S+)$/);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      child.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start ${SERVER_BIN}: ${e.message}`)); });
+      exited.then((code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
     });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return {
-    url,
-    capturePath,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+    return {
+      url,
+      capturePath,
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      },
+    };
+  } catch (e) {
+    if (child.pid !== undefined) {
+      child.kill('SIGKILL');
       await exited;
-    },
-  };
+    }
+    throw e;
+  }
 }
 
 export async function launchBrowser() {
@@ -66,7 +90,10 @@ export async function newUser(browser, name, { viewport = { width: 1280, height:
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`${name} console: ${m.text()}`); });
   page.on('pageerror', (e) => errors.push(`${name} page error: ${e.message}`));
-  return { name, context, page, errors, by: (id) => page.getByTestId(id) };
+  const by = (id) => page.getByTestId(id);
+  // `widget('tasks')`: the widgets of one kind (their roots carry data-kind).
+  const widget = (kind) => by('widget').and(page.locator(`[data-kind="${kind}"]`));
+  return { name, context, page, errors, by, widget };
 }
 
 /** Poll `fn` until it returns a truthy value; fail with `what` after `timeout` ms. */
@@ -117,8 +144,11 @@ export async function openBoard(user, link) {
   await user.by('add-note').waitFor();
 }
 
+/** Assert that no console error or page error happened since the last check (the lists are
+ * emptied, so each error fails exactly one test). */
 export function assertNoConsoleErrors(assert, ...users) {
-  assert.deepEqual(users.flatMap((u) => u.errors), [], 'the browser console stays free of errors');
+  const errors = users.flatMap((u) => u.errors.splice(0));
+  assert.deepEqual(errors, [], 'the browser console stays free of errors');
 }
 
 export function artifact(name) {

@@ -2,7 +2,7 @@
 // introduced by the real signaling server.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import {
   artifact, assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, startServer, textOf, valueOf,
   waitFor, waitForText,
@@ -21,6 +21,9 @@ describe('two browsers on one board', () => {
     await waitForText(a, 'peer-count', '1');
     await waitForText(b, 'peer-count', '1');
   });
+
+  // Normal use keeps the console clean: every test checks what its steps logged.
+  afterEach(() => assertNoConsoleErrors(assert, a, b));
 
   after(async () => {
     await browser?.close();
@@ -45,7 +48,7 @@ describe('two browsers on one board', () => {
     await waitForText(b, 'note-text', 'Agenda: demo');
 
     await a.by('add-tasks').click();
-    await waitFor('B sees the tasks widget', async () => (await b.page.locator('[data-kind=tasks]').count()) === 1);
+    await waitFor('B sees the tasks widget', async () => (await b.widget('tasks').count()) === 1);
     await b.by('task-input').fill('Write the e2e test');
     await b.by('task-input').press('Enter');
     assert.equal(await valueOf(b, 'task-input'), '', 'Enter clears the input');
@@ -78,9 +81,14 @@ describe('two browsers on one board', () => {
       a.page.keyboard.type('café naïve 😀 from A', { delay: 15 }),
       b.page.keyboard.type('crème brûlée 👍🏽 from B', { delay: 15 }),
     ]);
-    const expected = 'café naïve 😀 from A|crème brûlée 👍🏽 from B';
-    await waitForText(a, 'note-text', expected);
-    await waitForText(b, 'note-text', expected);
+    const [fromA, fromB] = ['café naïve 😀 from A', 'crème brûlée 👍🏽 from B'];
+    // Converged: both hold the same text, and nothing typed on either side was lost.
+    const final = await waitFor('both notes equal and holding both typed strings', async () => {
+      const [ta, tb] = await Promise.all([valueOf(a, 'note-text'), valueOf(b, 'note-text')]);
+      return ta === tb && ta.includes(fromA) && ta.includes(fromB) && ta;
+    });
+    // And each typist's text stayed where they typed it: remote edits keep the local caret.
+    assert.equal(final, `${fromA}|${fromB}`);
   });
 
   test('ten concurrent increments on each side add up to twenty on both', async () => {
@@ -112,24 +120,26 @@ describe('two browsers on one board', () => {
 
   test('removing a widget removes it for everyone', async () => {
     const before = await b.by('widget').count();
-    await a.page.locator('[data-kind=tasks] [data-testid=widget-remove]').click();
+    await a.widget('tasks').getByTestId('widget-remove').click();
     await waitFor('B loses the tasks widget', async () => (await b.by('widget').count()) === before - 1);
-    assert.equal(await b.page.locator('[data-kind=tasks]').count(), 0);
+    assert.equal(await b.widget('tasks').count(), 0);
+    assert.equal(await a.widget('tasks').count(), 0);
   });
 
   test('a board with every widget kind, screenshotted at laptop and phone width', async () => {
     await a.by('add-tasks').click();
-    await a.page.locator('[data-kind=tasks] [data-testid=task-input]').fill('Ship the walking skeleton');
-    await a.page.locator('[data-kind=tasks] [data-testid=task-input]').press('Enter');
-    await a.page.locator('[data-kind=tasks] [data-testid=task-input]').fill('Harden the sync engine');
-    await a.page.locator('[data-kind=tasks] [data-testid=task-input]').press('Enter');
+    const input = a.widget('tasks').getByTestId('task-input');
+    await input.fill('Ship the walking skeleton');
+    await input.press('Enter');
+    await input.fill('Harden the sync engine');
+    await input.press('Enter');
     await a.by('task-done').first().check();
-    await waitFor('B has all three kinds', async () => (await b.page.locator('[data-kind=tasks]').count()) === 1);
+    await waitFor('B has all three kinds', async () => (await b.widget('tasks').count()) === 1);
+    for (const kind of ['note', 'tasks', 'counter']) assert.equal(await a.widget(kind).count(), 1, kind);
     await a.page.screenshot({ path: artifact('board.png'), fullPage: true });
     await a.page.setViewportSize({ width: 390, height: 844 });
     await a.page.screenshot({ path: artifact('board-mobile.png'), fullPage: true });
     await a.page.setViewportSize({ width: 1280, height: 800 });
-    assertNoConsoleErrors(assert, a, b);
   });
 });
 
@@ -161,11 +171,15 @@ describe('what the server sees', () => {
     await waitForText(b, 'note-text', secretNote);
     await waitForText(b, 'board-title', secretTitle);
     const captured = fs.readFileSync(server.capturePath, 'utf8');
-    assert.ok(captured.includes('"join'), 'the capture holds what the server received');
-    assert.ok(captured.includes('offer'), 'the capture holds the relayed offer');
+    assert.ok(captured.includes('\\"join'), 'the capture holds what the server received');
+    assert.ok(captured.includes('\\"signal'), 'the capture holds the relayed offers, answers and candidates');
     const fragment = new URL(link).hash.slice(1);
     for (const secret of [secretNote, secretTitle, fragment]) {
       assert.ok(!captured.includes(secret), `the server never received ${secret}`);
+    }
+    // offers, answers and candidates are sealed: no plaintext SDP reaches the server
+    for (const sdp of ['v=0', 'a=fingerprint', 'a=ice-ufrag', 'candidate:']) {
+      assert.ok(!captured.includes(sdp), `no ${sdp} in what the server received`);
     }
     assertNoConsoleErrors(assert, a, b);
   });

@@ -230,19 +230,19 @@ describe('local storage', () => {
 
   test('many edits are compacted into few chunks and still load', async () => {
     const u = await newUser(browser, 'U');
-    const link = await createBoard(u, server.url);
+    await createBoard(u, server.url);
     await u.by('add-counter').click();
     for (let i = 0; i < 80; i++) await u.by('counter-inc').click();
     await waitForText(u, 'save-status', 'Saved');
     await waitFor('compaction', async () => (await chunkCount(u)) < 64);
-    await u.page.goto(link);
+    await u.page.reload();
     await waitForText(u, 'counter-value', '80');
     assertNoConsoleErrors(assert, u);
   });
 
   test('a corrupt chunk is skipped with a visible warning and the rest loads', async () => {
     const u = await newUser(browser, 'U');
-    const link = await createBoard(u, server.url);
+    await createBoard(u, server.url);
     await u.by('board-title').fill('Survives damage');
     await waitForText(u, 'save-status', 'Saved');
     const room = await u.page.evaluate(() => new Promise((resolve, reject) => {
@@ -260,7 +260,7 @@ describe('local storage', () => {
       };
     }));
     assert.equal(room.length, 32);
-    await u.page.goto(link);
+    await u.page.reload();
     await u.by('storage-error').waitFor();
     assert.match(await textOf(u, 'storage-error'), /damaged/);
     await waitForText(u, 'board-title', 'Survives damage');

@@ -125,6 +125,16 @@ impl PeerConnection {
     pub fn has_remote_description(&self) -> bool {
         self.pc.remote_description().is_some()
     }
+
+    /// The SDP of the local description, once set.
+    pub fn local_sdp(&self) -> Option<String> {
+        self.pc.local_description().map(|d| d.sdp())
+    }
+
+    /// The SDP of the remote description, once set.
+    pub fn remote_sdp(&self) -> Option<String> {
+        self.pc.remote_description().map(|d| d.sdp())
+    }
 }
 
 /// Create an offer and make it the local description; returns its SDP.

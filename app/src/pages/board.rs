@@ -97,6 +97,12 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
             <Show when=move || ui.fatal.get().is_some()>
                 <p class="banner error" role="alert">{move || ui.fatal.get().unwrap_or_default()}</p>
             </Show>
+            <Show when=move || ui.security.get().is_some()>
+                <p class="banner error" role="alert" data-testid="security-warning">
+                    <strong>"Security warning. "</strong>
+                    {move || ui.security.get().unwrap_or_default()}
+                </p>
+            </Show>
             <Show when=move || ui.storage_error.get().is_some()>
                 <p class="banner error" role="alert" data-testid="storage-error">
                     {move || ui.storage_error.get().unwrap_or_default()}
