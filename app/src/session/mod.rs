@@ -1,0 +1,449 @@
+//! The browser side of one open board: the sync engine, the signaling socket and one peer link per
+//! remote peer.
+//!
+//! JS callbacks never touch the state directly: they [`dispatch`] an [`Input`] into a bounded
+//! queue that is drained in order, so a callback that fires while another input is being handled
+//! waits its turn instead of hitting a `RefCell` that is already borrowed. Sync decisions belong to
+//! `crdt::Engine`; this file only carries its effects out (send on a channel, re-render).
+//! Callbacks hold a `Weak` to the session, so dropping the session drops every socket, peer
+//! connection, channel, timer and closure it owns.
+
+mod links;
+mod persist;
+mod socket;
+mod tab_sync;
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use crdt::engine::MAX_PEERS;
+use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
+use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
+use leptos::prelude::*;
+use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::browser::broadcast::Broadcast;
+use crate::browser::data_channel::{ChannelEvent, DataChannel};
+use crate::browser::peer_connection::{self, PeerConnection, PeerEvent};
+use crate::browser::timer::Timeout;
+use crate::browser::websocket::{Socket, SocketEvent};
+use crate::browser::{self, warn};
+use crate::peer_signal::{Candidate, PeerSignal};
+use crate::storage::{self, BoardRecord, StorageError, Store};
+use crate::tabs::TabMessage;
+use crate::ui_state::{ConnStatus, SaveState, Ui};
+
+/// Inputs waiting to be handled; more than this means something is flooding us.
+const MAX_QUEUE: usize = 4096;
+/// ICE candidates kept for a peer whose description has not arrived yet.
+const MAX_PENDING_CANDIDATES: usize = 64;
+/// Peers the server may announce in one room before we stop listening to it.
+const MAX_ROOM_PEERS: usize = 256;
+/// Other tabs of this profile we keep track of.
+const MAX_TABS: usize = 64;
+const RECONNECT_BASE_MS: f64 = 500.0;
+const RECONNECT_CAP_MS: f64 = 30_000.0;
+const PEER_RETRY_MS: f64 = 2_000.0;
+/// How long a peer that left signaling keeps its open channel before we call it gone.
+const LEAVE_GRACE_MS: u32 = 3_000;
+/// Compact a board's chunks into one snapshot once there are this many, or this many bytes.
+const COMPACT_AFTER_CHUNKS: usize = 64;
+const COMPACT_AFTER_BYTES: usize = 1 << 20;
+const SAVE_RETRY_MS: f64 = 3_000.0;
+
+pub type Edit = Box<dyn FnOnce(&mut Board) -> Result<(), BoardError>>;
+
+pub enum Input {
+    Socket(SocketEvent),
+    Reconnect,
+    Peer(PeerId, u64, PeerEvent),
+    Channel(PeerId, u64, ChannelEvent),
+    /// Our offer or answer is ready to be sent (or failed).
+    Described(PeerId, u64, Result<PeerSignal, String>),
+    /// The remote answer was applied (or failed).
+    RemoteSet(PeerId, u64, Result<(), String>),
+    RetryPeer(PeerId),
+    /// A peer left signaling a while ago and has not come back.
+    PeerGone(PeerId),
+    Edit(Edit),
+    /// The board's stored chunks were read (or storage could not be opened).
+    Loaded(Result<(Rc<Store>, Vec<Chunk>), StorageError>),
+    /// A write finished; `compacted` if it replaced the chunks written before it.
+    Saved {
+        key: JsValue,
+        len: usize,
+        compacted: bool,
+        result: Result<(), StorageError>,
+    },
+    RetrySave,
+    /// Another tab of this profile said something about this board.
+    Tab(Vec<u8>),
+    /// The user's "work offline" switch.
+    SetOffline(bool),
+}
+
+/// A stored chunk: its key and its bytes (`None` if the record was not bytes).
+pub type Chunk = (JsValue, Option<Vec<u8>>);
+
+/// Where the board stands with IndexedDB.
+#[derive(Default)]
+struct Persist {
+    store: Option<Rc<Store>>,
+    loaded: bool,
+    /// The document has changes not yet handed to a write.
+    dirty: bool,
+    writing: bool,
+    /// The last write failed: the next one saves the whole document.
+    resave_all: bool,
+    /// Keys of the chunks this page loaded or wrote: what a compaction may replace.
+    keys: Vec<JsValue>,
+    bytes: usize,
+    writer: String,
+    counter: u32,
+    error: Option<String>,
+    retry: Option<Timeout>,
+}
+
+/// One session's state and its input queue.
+pub struct SessionCell {
+    state: RefCell<Session>,
+    queue: RefCell<VecDeque<Input>>,
+}
+
+/// Feed one input to the session and handle everything queued, unless a handler further up the
+/// stack is already doing so.
+pub fn dispatch(cell: &Rc<SessionCell>, input: Input) {
+    {
+        let mut queue = cell.queue.borrow_mut();
+        if queue.len() >= MAX_QUEUE {
+            warn("meshboard: input queue full, dropping an event");
+            return;
+        }
+        queue.push_back(input);
+    }
+    let Ok(mut state) = cell.state.try_borrow_mut() else {
+        return;
+    };
+    loop {
+        let next = cell.queue.borrow_mut().pop_front();
+        let Some(input) = next else { break };
+        state.on_input(input);
+    }
+    let update = state.ui_update();
+    drop(state);
+    // Signals are set only once the state is no longer borrowed.
+    update.apply();
+}
+
+fn dispatch_weak(weak: &Weak<SessionCell>, input: Input) {
+    if let Some(cell) = weak.upgrade() {
+        dispatch(&cell, input);
+    }
+}
+
+struct Link {
+    gen: u64,
+    role: Role,
+    pc: PeerConnection,
+    channel: Option<DataChannel>,
+    /// Our proof went out (a channel can report "open" twice: on announcement and as an event).
+    proved: bool,
+    /// The peer proved over this channel that it holds the board's key: board data may flow.
+    open: bool,
+    pending: Vec<Candidate>,
+}
+
+pub struct Session {
+    engine: Engine,
+    me: PeerId,
+    room: String,
+    secret: String,
+    keys: BoardKeys,
+    sealer: Sealer,
+    /// Something an honest peer or server would never do was seen: shown in `security-warning`.
+    security: Option<String>,
+    ws_url: String,
+    persist: Persist,
+    ui: Ui,
+    socket: Option<Socket>,
+    joined: bool,
+    ice_servers: Vec<IceServer>,
+    room_peers: BTreeSet<PeerId>,
+    links: HashMap<PeerId, Link>,
+    next_gen: u64,
+    reconnect: Option<Timeout>,
+    reconnect_attempts: u32,
+    retries: HashMap<PeerId, Timeout>,
+    leaving: HashMap<PeerId, Timeout>,
+    view_dirty: bool,
+    fatal: Option<String>,
+    /// Networking paused by the user: no signaling, no peer connections.
+    offline: bool,
+    tabs: Option<Broadcast>,
+    /// Peer ids of this profile's other tabs on this board: never connected to, never counted.
+    local_tabs: BTreeSet<PeerId>,
+    /// Heads already posted to the other tabs.
+    tab_heads: Vec<crdt::automerge::ChangeHash>,
+    weak: Weak<SessionCell>,
+}
+
+/// What the UI should show after a batch of inputs.
+pub struct UiUpdate {
+    ui: Ui,
+    view: Option<crdt::BoardView>,
+    status: ConnStatus,
+    peers: usize,
+    fatal: Option<String>,
+    loaded: bool,
+    save: SaveState,
+    storage_error: Option<String>,
+    security: Option<String>,
+}
+
+impl UiUpdate {
+    fn apply(self) {
+        if let Some(view) = self.view {
+            self.ui.board.set(view);
+        }
+        if self.ui.status.get_untracked() != self.status {
+            self.ui.status.set(self.status);
+        }
+        if self.ui.peers.get_untracked() != self.peers {
+            self.ui.peers.set(self.peers);
+        }
+        if self.fatal.is_some() && self.ui.fatal.get_untracked() != self.fatal {
+            self.ui.fatal.set(self.fatal);
+        }
+        if self.ui.loaded.get_untracked() != self.loaded {
+            self.ui.loaded.set(self.loaded);
+        }
+        if self.ui.save.get_untracked() != self.save {
+            self.ui.save.set(self.save);
+        }
+        if self.ui.storage_error.get_untracked() != self.storage_error {
+            self.ui.storage_error.set(self.storage_error);
+        }
+        if self.security.is_some() && self.ui.security.get_untracked() != self.security {
+            self.ui.security.set(self.security);
+        }
+    }
+}
+
+fn jitter(ms: f64) -> u32 {
+    // between half and the full delay, so that peers that lost the server together do not
+    // come back in lockstep
+    (ms * (0.5 + js_sys::Math::random() / 2.0)) as u32
+}
+
+fn signaling_url() -> Result<String, String> {
+    let location = web_sys::window().ok_or("no window")?.location();
+    let protocol = location.protocol().map_err(|e| browser::describe(&e))?;
+    let host = location.host().map_err(|e| browser::describe(&e))?;
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    Ok(format!("{scheme}://{host}/ws"))
+}
+
+fn random_id() -> Result<String, String> {
+    use base64::Engine as _;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(browser::random::bytes::<16>()?))
+}
+
+impl SessionCell {
+    /// Open the board named by `secret`: an empty board that fills in as peers are found.
+    pub fn start(secret: &BoardSecret, ui: Ui) -> Result<Rc<SessionCell>, String> {
+        let actor = crdt::automerge::ActorId::from(browser::random::bytes::<16>()?);
+        let board = Board::new(actor).map_err(|e| e.to_string())?;
+        let me = random_id()?;
+        let keys = secret.keys();
+        let sealer = Sealer::new(&keys.seal, &keys.room_id, &me);
+        let cell = Rc::new_cyclic(|weak| SessionCell {
+            state: RefCell::new(Session {
+                engine: Engine::new(board),
+                persist: Persist {
+                    writer: me.clone(),
+                    ..Persist::default()
+                },
+                me,
+                room: keys.room_id.clone(),
+                secret: secret.to_fragment(),
+                keys,
+                sealer,
+                security: None,
+                ws_url: String::new(),
+                ui,
+                socket: None,
+                joined: false,
+                ice_servers: Vec::new(),
+                room_peers: BTreeSet::new(),
+                links: HashMap::new(),
+                next_gen: 0,
+                reconnect: None,
+                reconnect_attempts: 0,
+                retries: HashMap::new(),
+                leaving: HashMap::new(),
+                view_dirty: true,
+                fatal: None,
+                offline: false,
+                tabs: None,
+                local_tabs: BTreeSet::new(),
+                tab_heads: Vec::new(),
+                weak: weak.clone(),
+            }),
+            queue: RefCell::new(VecDeque::new()),
+        });
+        {
+            let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
+            s.ws_url = signaling_url()?;
+            let room = s.room.clone();
+            let weak = s.weak.clone();
+            let tab_weak = weak.clone();
+            match Broadcast::open(&format!("meshboard:{room}"), move |m| {
+                dispatch_weak(&tab_weak, Input::Tab(m))
+            }) {
+                Ok(tabs) => {
+                    let _ = tabs.post(&TabMessage::Hello(s.me.clone()).encode());
+                    s.tabs = Some(tabs);
+                }
+                Err(e) => warn(&format!("meshboard: no sync between tabs: {e}")),
+            }
+            // The board comes from IndexedDB first; the network starts once it is loaded.
+            spawn_local(async move {
+                let loaded = async {
+                    let store = Store::open().await?;
+                    let chunks = store.load(&room).await?;
+                    Ok((Rc::new(store), chunks))
+                };
+                let result = loaded.await;
+                dispatch_weak(&weak, Input::Loaded(result));
+            });
+        }
+        Ok(cell)
+    }
+
+    /// Close everything: socket, peers, timers. The board page calls this when it goes away.
+    pub fn shutdown(&self) {
+        self.queue.borrow_mut().clear();
+        if let Ok(mut s) = self.state.try_borrow_mut() {
+            s.reconnect = None;
+            s.persist.retry = None;
+            s.retries.clear();
+            s.leaving.clear();
+            s.links.clear();
+            s.socket = None;
+            if let Some(tabs) = s.tabs.take() {
+                let _ = tabs.post(&TabMessage::Bye(s.me.clone()).encode());
+            }
+        }
+    }
+}
+
+impl Session {
+    fn ui_update(&mut self) -> UiUpdate {
+        let view = std::mem::take(&mut self.view_dirty).then(|| self.engine.board().view());
+        let status = if self.offline {
+            ConnStatus::Offline
+        } else if self.joined {
+            ConnStatus::Online
+        } else if self.socket.is_some() {
+            ConnStatus::Connecting
+        } else {
+            ConnStatus::Offline
+        };
+        UiUpdate {
+            ui: self.ui,
+            view,
+            status,
+            peers: self.links.values().filter(|l| l.open).count(),
+            fatal: self.fatal.clone(),
+            loaded: self.persist.loaded,
+            save: match (
+                &self.persist.error,
+                self.persist.dirty || self.persist.writing,
+            ) {
+                (Some(_), _) => SaveState::Failed,
+                (None, true) => SaveState::Saving,
+                (None, false) => SaveState::Saved,
+            },
+            storage_error: self.persist.error.clone(),
+            security: self.security.clone(),
+        }
+    }
+
+    fn on_input(&mut self, input: Input) {
+        self.handle_input(input);
+        self.maybe_write();
+        self.maybe_post_to_tabs();
+    }
+
+    fn handle_input(&mut self, input: Input) {
+        match input {
+            Input::Loaded(result) => self.on_loaded(result),
+            Input::Saved {
+                key,
+                len,
+                compacted,
+                result,
+            } => self.on_saved(key, len, compacted, result),
+            Input::Tab(bytes) => self.on_tab(bytes),
+            Input::SetOffline(offline) => self.set_offline(offline),
+            Input::RetrySave => {
+                self.persist.retry = None;
+                self.persist.dirty = true;
+            }
+            Input::Socket(event) => self.on_socket(event),
+            Input::Reconnect => {
+                self.reconnect = None;
+                self.connect();
+            }
+            Input::Peer(peer, gen, event) => self.on_peer(peer, gen, event),
+            Input::Channel(peer, gen, event) => self.on_channel(peer, gen, event),
+            Input::Described(peer, gen, result) => {
+                if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+                    return;
+                }
+                match result {
+                    Ok(signal) => {
+                        let answered = matches!(signal, PeerSignal::Answer { .. });
+                        self.send_signal(&peer, &signal);
+                        if answered {
+                            self.flush_candidates(&peer);
+                        }
+                    }
+                    Err(e) => self.link_failed(&peer, &format!("negotiation failed: {e}")),
+                }
+            }
+            Input::RemoteSet(peer, gen, result) => {
+                if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+                    return;
+                }
+                match result {
+                    Ok(()) => self.flush_candidates(&peer),
+                    Err(e) => self.link_failed(&peer, &format!("bad answer: {e}")),
+                }
+            }
+            Input::PeerGone(peer) => {
+                self.leaving.remove(&peer);
+                // Only the server can tell; if we lost it too, keep the channel.
+                if self.joined && !self.room_peers.contains(&peer) {
+                    self.link_failed(&peer, "the peer left");
+                }
+            }
+            Input::RetryPeer(peer) => {
+                self.retries.remove(&peer);
+                if self.room_peers.contains(&peer) {
+                    self.consider(peer);
+                }
+            }
+            Input::Edit(edit) => {
+                if let Err(e) = edit(self.engine.board_mut()) {
+                    warn(&format!("meshboard: edit failed: {e}"));
+                }
+                let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+                self.run(effects);
+            }
+        }
+    }
+}

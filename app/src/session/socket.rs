@@ -1,0 +1,199 @@
+//! The signaling socket: join, reconnect with backoff, sealed relays, the offline switch.
+
+use super::*;
+
+impl Session {
+    pub(super) fn set_offline(&mut self, offline: bool) {
+        if offline == self.offline {
+            return;
+        }
+        self.offline = offline;
+        if offline {
+            self.reconnect = None;
+            self.retries.clear();
+            self.leaving.clear();
+            let peers: Vec<PeerId> = self.links.keys().cloned().collect();
+            for peer in peers {
+                self.remove_link(&peer);
+            }
+            self.room_peers.clear();
+            self.socket = None;
+            self.joined = false;
+        } else if self.persist.loaded {
+            self.reconnect_attempts = 0;
+            self.connect();
+        }
+    }
+
+    pub(super) fn connect(&mut self) {
+        if self.offline {
+            return;
+        }
+        let weak = self.weak.clone();
+        match Socket::connect(&self.ws_url, move |e| {
+            dispatch_weak(&weak, Input::Socket(e))
+        }) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(e) => {
+                warn(&format!("meshboard: cannot open the signaling socket: {e}"));
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    pub(super) fn schedule_reconnect(&mut self) {
+        if self.offline {
+            return;
+        }
+        let exp = RECONNECT_BASE_MS * 2f64.powi(self.reconnect_attempts.min(16) as i32);
+        self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
+        let weak = self.weak.clone();
+        self.reconnect = Timeout::new(jitter(exp.min(RECONNECT_CAP_MS)), move || {
+            dispatch_weak(&weak, Input::Reconnect)
+        })
+        .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
+        .ok();
+    }
+
+    pub(super) fn send_server(&self, message: &ClientMessage) {
+        let Some(socket) = &self.socket else { return };
+        match serde_json::to_string(message) {
+            Ok(text) => {
+                if let Err(e) = socket.send(&text) {
+                    warn(&format!("meshboard: signaling send failed: {e}"));
+                }
+            }
+            Err(e) => warn(&format!(
+                "meshboard: cannot encode a signaling message: {e}"
+            )),
+        }
+    }
+
+    /// Seal a signal for `peer` and relay it through the server.
+    pub(super) fn send_signal(&self, peer: &PeerId, signal: &PeerSignal) {
+        if !self.joined {
+            return;
+        }
+        let nonce = match browser::random::bytes::<24>() {
+            Ok(n) => n,
+            Err(e) => return warn(&format!("meshboard: no randomness for sealing: {e}")),
+        };
+        let data = self
+            .sealer
+            .seal(peer, signal.encode().as_bytes(), browser::now_ms(), nonce);
+        self.send_server(&ClientMessage::Signal {
+            to: peer.clone(),
+            data,
+        });
+    }
+
+    pub(super) fn security_problem(&mut self, what: &str) {
+        warn(&format!("meshboard: security: {what}"));
+        self.security = Some(format!(
+            "{what} Someone may be interfering with this board's connections; nothing they sent was used."
+        ));
+    }
+
+    pub(super) fn on_socket(&mut self, event: SocketEvent) {
+        match event {
+            SocketEvent::Open => {
+                let join = ClientMessage::Join {
+                    version: PROTOCOL_VERSION,
+                    room: self.room.clone(),
+                    peer: self.me.clone(),
+                };
+                self.send_server(&join);
+            }
+            SocketEvent::Closed => {
+                // Open data channels keep syncing without the server. "Peer left" notices sent
+                // as the server went down say nothing about the peers themselves.
+                self.leaving.clear();
+                self.socket = None;
+                self.joined = false;
+                self.schedule_reconnect();
+            }
+            SocketEvent::Text(text) => match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(message) => self.on_server(message),
+                Err(e) => warn(&format!(
+                    "meshboard: unreadable message from the signaling server: {e}"
+                )),
+            },
+        }
+    }
+
+    pub(super) fn on_server(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Welcome {
+                peers, ice_servers, ..
+            } => {
+                self.joined = true;
+                self.reconnect_attempts = 0;
+                self.ice_servers = ice_servers;
+                self.room_peers = peers.into_iter().take(MAX_ROOM_PEERS).collect();
+                let peers: Vec<PeerId> = self.room_peers.iter().cloned().collect();
+                for peer in peers {
+                    self.consider(peer);
+                }
+            }
+            ServerMessage::PeerJoined { peer } => {
+                self.leaving.remove(&peer);
+                if self.room_peers.len() < MAX_ROOM_PEERS {
+                    self.room_peers.insert(peer.clone());
+                    self.consider(peer);
+                }
+            }
+            ServerMessage::PeerLeft { peer } => {
+                // The peer left signaling, which is not the same as leaving the board: an open
+                // data channel keeps syncing (and says so itself when the peer really goes).
+                self.room_peers.remove(&peer);
+                self.retries.remove(&peer);
+                match self.links.get(&peer) {
+                    Some(link) if link.open => {
+                        // A page that closes does not always close its channel in time; if the
+                        // peer does not come back to a server we are still connected to, it is gone.
+                        let (weak, p) = (self.weak.clone(), peer.clone());
+                        if let Ok(t) = Timeout::new(LEAVE_GRACE_MS, move || {
+                            dispatch_weak(&weak, Input::PeerGone(p))
+                        }) {
+                            self.leaving.insert(peer, t);
+                        }
+                    }
+                    Some(_) => self.remove_link(&peer),
+                    None => {}
+                }
+            }
+            ServerMessage::Signal { from, data } => {
+                match self.sealer.open(&from, &data, browser::now_ms()) {
+                    Ok(plain) => match std::str::from_utf8(&plain)
+                        .map_err(|e| e.to_string())
+                        .and_then(PeerSignal::decode)
+                    {
+                        Ok(signal) => self.on_signal(from, signal),
+                        Err(e) => warn(&format!(
+                            "meshboard: ignoring a bad signal from a peer: {e}"
+                        )),
+                    },
+                    Err(SealError::Forged) => self.security_problem(
+                        "A connection message did not come from anyone holding this board's link.",
+                    ),
+                    Err(e @ (SealError::Replayed | SealError::Stale | SealError::FromFuture)) => {
+                        self.security_problem(&format!(
+                            "An old connection message was played again ({e})."
+                        ))
+                    }
+                    Err(e) => warn(&format!("meshboard: ignoring a signal: {e}")),
+                }
+            }
+            ServerMessage::Error { code, message } => {
+                warn(&format!(
+                    "meshboard: signaling server says {code:?}: {message}"
+                ));
+                if code == ErrorCode::VersionMismatch {
+                    self.fatal = Some(
+                        "This page is older than the server. Reload to update Meshboard.".into(),
+                    );
+                }
+            }
+        }
+    }
+}

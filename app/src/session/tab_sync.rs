@@ -1,0 +1,75 @@
+//! Other tabs of this browser profile, over a BroadcastChannel.
+
+use super::*;
+
+impl Session {
+    pub(super) fn on_tab(&mut self, bytes: Vec<u8>) {
+        let Some(message) = TabMessage::decode(&bytes) else {
+            warn("meshboard: ignoring an unreadable message from another tab");
+            return;
+        };
+        match message {
+            TabMessage::Hello(tab) => {
+                self.add_tab(tab);
+                self.post_to_tabs(&TabMessage::Here(self.me.clone()));
+                let everything = self.engine.board_mut().doc_mut().save_after(&[]);
+                self.post_to_tabs(&TabMessage::Changes(everything));
+            }
+            TabMessage::Here(tab) => self.add_tab(tab),
+            TabMessage::Bye(tab) => {
+                self.local_tabs.remove(&tab);
+            }
+            TabMessage::Changes(changes) => {
+                let before = self.engine.board_mut().heads();
+                if let Err(e) = self.engine.board_mut().doc_mut().load_incremental(&changes) {
+                    warn(&format!(
+                        "meshboard: ignoring bad changes from another tab: {e}"
+                    ));
+                    return;
+                }
+                if self.engine.board_mut().heads() != before {
+                    // Re-render and persist. Remote peers get these changes from the tab that
+                    // made them (every tab has its own connections), and from us with the next
+                    // sync round.
+                    self.run(vec![Effect::DocChanged]);
+                }
+            }
+        }
+    }
+
+    /// A tab of this profile is not a remote peer: never connect to it or count it.
+    pub(super) fn add_tab(&mut self, tab: PeerId) {
+        if tab != self.me && self.local_tabs.len() < MAX_TABS {
+            self.remove_link(&tab);
+            self.local_tabs.insert(tab);
+        }
+    }
+
+    pub(super) fn post_to_tabs(&self, message: &TabMessage) {
+        if let Some(tabs) = &self.tabs {
+            if let Err(e) = tabs.post(&message.encode()) {
+                warn(&format!("meshboard: cannot reach other tabs: {e}"));
+            }
+        }
+    }
+
+    /// Send other tabs whatever changed since we last told them.
+    pub(super) fn maybe_post_to_tabs(&mut self) {
+        if self.tabs.is_none() || !self.persist.loaded {
+            return;
+        }
+        let heads = self.engine.board_mut().heads();
+        if heads == self.tab_heads {
+            return;
+        }
+        let changes = self
+            .engine
+            .board_mut()
+            .doc_mut()
+            .save_after(&self.tab_heads);
+        self.tab_heads = heads;
+        if !changes.is_empty() {
+            self.post_to_tabs(&TabMessage::Changes(changes));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+// Share links that neither the server nor anyone on the path can read or hijack.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, startServer, textOf, waitFor, waitForText,
+} from '../lib/harness.mjs';
+
+/** The room id a board's link leads to, computed independently of the app (HKDF-SHA256). */
+function roomOf(link) {
+  const secret = Buffer.from(new URL(link).hash.slice(1), 'base64url');
+  return Buffer.from(crypto.hkdfSync('sha256', secret, 'meshboard/v1', 'room id', 16)).toString('hex');
+}
+
+describe('a client that knows the room id but not the secret', () => {
+  let server, browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('joins the room but gets no board content, is not counted, and its messages are refused', async () => {
+    const a = await newUser(browser, 'A');
+    const b = await newUser(browser, 'B');
+    const link = await createBoard(a, server.url);
+    const secretText = `private-${crypto.randomUUID()}`;
+    await a.by('add-note').click();
+    await a.by('note-text').fill(secretText);
+    await openBoard(b, link);
+    await waitForText(b, 'note-text', secretText);
+
+    // The impostor speaks the signaling protocol directly from a page on the same origin.
+    const impostor = await newUser(browser, 'impostor');
+    await impostor.page.goto(server.url + '/nowhere');
+    const received = await impostor.page.evaluate(async ({ room }) => {
+      const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws');
+      const got = [];
+      ws.onmessage = (e) => got.push(e.data);
+      await new Promise((resolve) => { ws.onopen = resolve; });
+      ws.send(JSON.stringify({ type: 'join', version: 1, room, peer: 'impostor0000' }));
+      await new Promise((r) => setTimeout(r, 500));
+      const welcome = JSON.parse(got[0]);
+      for (const peer of welcome.peers) {
+        // a plaintext offer, and a blob shaped like a sealed payload
+        ws.send(JSON.stringify({ type: 'signal', to: peer, data: JSON.stringify({ t: 'offer', sdp: 'v=0\r\n' }) }));
+        ws.send(JSON.stringify({ type: 'signal', to: peer, data: 'A'.repeat(120) }));
+      }
+      await new Promise((r) => setTimeout(r, 3000));
+      ws.close();
+      return got;
+    }, { room: roomOf(link) });
+
+    const welcome = JSON.parse(received[0]);
+    assert.equal(welcome.type, 'welcome');
+    assert.equal(welcome.peers.length, 2, 'the impostor really was in the board\'s room');
+    const all = received.join('\n');
+    assert.ok(!all.includes(secretText), 'no board content reached the impostor');
+    assert.ok(!all.includes('v=0'), 'no plaintext SDP reached the impostor');
+    for (const u of [a, b]) {
+      await u.by('security-warning').waitFor();
+      assert.equal(await textOf(u, 'peer-count'), '1', `${u.name} does not count the impostor`);
+    }
+    // the real peers still work together
+    await b.by('board-title').fill('still fine');
+    await waitForText(a, 'board-title', 'still fine');
+    assertNoConsoleErrors(assert, a, b);
+  });
+});
