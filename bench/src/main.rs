@@ -1,0 +1,63 @@
+//! `cargo run --release -p bench -- automerge [--trace PATH] [--txns N] [--keystrokes N]
+//! [--sync-keystrokes N] [--batch N]`: replay the automerge-paper trace into one note and print
+//! the costs of Automerge as a Markdown table (see BENCHMARKS.md).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use bench::{table, Bench, Clock, Options, Trace};
+
+struct Native(Instant);
+
+impl Clock for Native {
+    fn now_ms(&self) -> f64 {
+        self.0.elapsed().as_secs_f64() * 1000.0
+    }
+}
+
+const USAGE: &str = "usage: bench automerge [--trace PATH] [--txns N] [--keystrokes N] \
+                     [--sync-keystrokes N] [--batch N]";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("automerge") => {}
+        _ => bail!("{USAGE}"),
+    }
+    let mut opts = Options::default();
+    let mut path = Trace::default_path();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--trace" => path = PathBuf::from(value()?),
+            "--txns" => opts.txns = value()?.parse()?,
+            "--keystrokes" => opts.keystrokes = value()?.parse()?,
+            "--sync-keystrokes" => opts.sync_keystrokes = value()?.parse()?,
+            "--batch" => opts.batch = value()?.parse()?,
+            _ => bail!("unknown argument {flag}\n{USAGE}"),
+        }
+    }
+    let trace = Trace::from_file(&path)?;
+    eprintln!(
+        "{}: {} transactions",
+        path.display(),
+        table::count(trace.txns.len() as f64)
+    );
+    let clock = Native(Instant::now());
+    let log = |line: &str| eprintln!("  {line}");
+    let mut bench = Bench::new(&clock, &log);
+    bench.run(&trace, &opts)?;
+    println!(
+        "{}",
+        table::markdown(&bench.rows, "automerge 0.6.1, native (release)")
+    );
+    Ok(())
+}
