@@ -33,9 +33,11 @@ process.on('exit', () => {
  * Start the signaling server (serving the built app) on a free port. It prints exactly one stdout
  * line, `listening on http://127.0.0.1:PORT`, once it listens. Returns { url, capturePath, stop() }.
  */
-export async function startServer({ capture = false, port = 0 } = {}) {
+export async function startServer({ capture = false, port = 0, hostile = null } = {}) {
   if (!SERVER_BIN || !DIST) throw new Error('set MESHBOARD_SERVER_BIN and MESHBOARD_DIST (cargo xtask test does)');
   const args = ['--listen', `127.0.0.1:${port}`, '--static-dir', DIST];
+  // test aid: a relay that alters ('tamper') or replays ('replay') what it relays
+  if (hostile) args.push('--hostile-relay', hostile);
   let capturePath = null;
   if (capture) {
     capturePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-capture-')), 'capture.jsonl');

@@ -72,3 +72,64 @@ describe('a client that knows the room id but not the secret', () => {
     assertNoConsoleErrors(assert, a, b);
   });
 });
+
+/** The text of the first `security-warning` shown on any of `users`. */
+async function firstWarning(...users) {
+  return waitFor('a security warning', async () => {
+    for (const u of users) {
+      if ((await u.by('security-warning').count()) > 0) return u.by('security-warning').textContent();
+    }
+    return null;
+  });
+}
+
+describe('a hostile relay', () => {
+  let browser;
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('that alters what it relays: the peers refuse to connect, warn, and exchange no board data', async () => {
+    const server = await startServer({ hostile: 'tamper' });
+    try {
+      const a = await newUser(browser, 'A');
+      const b = await newUser(browser, 'B');
+      const link = await createBoard(a, server.url);
+      await a.by('add-note').click();
+      await a.by('note-text').fill(`private-${crypto.randomUUID()}`);
+      await openBoard(b, link);
+      // whoever receives the altered offer (the peer that answers) flags it
+      const warned = await firstWarning(a, b);
+      assert.match(warned, /did not come from anyone holding this board's link/);
+      await new Promise((r) => setTimeout(r, 2000));
+      for (const u of [a, b]) assert.equal(await textOf(u, 'peer-count'), '0', `${u.name} has no peer`);
+      assert.equal(await b.by('widget').count(), 0, 'no board data reached B');
+      assertNoConsoleErrors(assert, a, b);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('that replays what it relays: the replays are refused and flagged, the honest exchange still connects', async () => {
+    const server = await startServer({ hostile: 'replay' });
+    try {
+      const a = await newUser(browser, 'A');
+      const b = await newUser(browser, 'B');
+      const link = await createBoard(a, server.url);
+      await openBoard(b, link);
+      await waitForText(a, 'peer-count', '1');
+      await waitForText(b, 'peer-count', '1');
+      assert.match(await firstWarning(a, b), /played again/);
+      await a.by('board-title').fill('works despite replays');
+      await waitForText(b, 'board-title', 'works despite replays');
+      assertNoConsoleErrors(assert, a, b);
+    } finally {
+      await server.stop();
+    }
+  });
+});

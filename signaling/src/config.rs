@@ -1,6 +1,6 @@
 //! Command-line flags; every flag can also be given as a `MESHBOARD_*` environment variable.
 
-use std::path::PathBuf;
+use std::{fmt, path::PathBuf};
 
 use clap::{builder::RangedU64ValueParser, Parser};
 
@@ -10,6 +10,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 pub const DEFAULT_MAX_PEERS_PER_ROOM: usize = 32;
 pub const DEFAULT_PING_INTERVAL_SECS: u64 = 20;
+pub const DEFAULT_RATE_PER_SEC: u32 = 50;
+pub const DEFAULT_RATE_BURST: u32 = 200;
+pub const DEFAULT_TURN_TTL_SECS: u64 = 86_400;
 
 /// Meshboard's signaling server: introduces peers to each other and serves the web app.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -39,9 +42,51 @@ pub struct Config {
           value_parser = RangedU64ValueParser::<usize>::new().range(256..))]
     pub max_message_bytes: usize,
 
+    /// Messages per second one connection may send, sustained (token bucket); excess messages
+    /// are dropped with `rate_limited`.
+    #[arg(long, env = "MESHBOARD_RATE_PER_SEC", default_value_t = DEFAULT_RATE_PER_SEC,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_per_sec: u32,
+
+    /// Messages one connection may send at once after being quiet (the token bucket's size).
+    #[arg(long, env = "MESHBOARD_RATE_BURST", default_value_t = DEFAULT_RATE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_burst: u32,
+
+    /// A page origin allowed to open `/ws`, such as `https://board.example.com`, besides the
+    /// server's own origin, which is always allowed (repeatable; env: comma-separated; `*`
+    /// allows any). Requests without an Origin header (non-browser clients) are allowed.
+    #[arg(
+        long = "allowed-origin",
+        env = "MESHBOARD_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
     /// A STUN server URL handed to clients as an ICE server (repeatable; env: comma-separated).
     #[arg(long = "stun-url", env = "MESHBOARD_STUN_URLS", value_delimiter = ',')]
     pub stun_urls: Vec<String>,
+
+    /// A TURN server URL, such as `turn:turn.example.com:3478?transport=udp`, handed to each
+    /// joining peer with short-lived credentials derived from --turn-secret (repeatable; env:
+    /// comma-separated).
+    #[arg(long = "turn-url", env = "MESHBOARD_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's `static-auth-secret` with
+    /// `use-auth-secret`); never logged. Prefer the environment variable over the flag.
+    #[arg(
+        long,
+        env = "MESHBOARD_TURN_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub turn_secret: Option<Secret>,
+
+    /// How long the TURN credentials handed to a peer stay valid, in seconds.
+    #[arg(long, env = "MESHBOARD_TURN_TTL_SECS", default_value_t = DEFAULT_TURN_TTL_SECS,
+          value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    pub turn_ttl_secs: u64,
 
     /// Seconds between WebSocket pings; a client silent for three intervals is disconnected.
     #[arg(long, env = "MESHBOARD_PING_INTERVAL_SECS", default_value_t = DEFAULT_PING_INTERVAL_SECS,
@@ -53,6 +98,12 @@ pub struct Config {
     /// that no board content ever reaches the server.
     #[arg(long, env = "MESHBOARD_CAPTURE", value_name = "FILE")]
     pub capture: Option<PathBuf>,
+
+    /// TESTING AID, never for production (hidden from --help): misbehave as a hostile relay
+    /// would, `tamper` (alter relayed payloads) or `replay` (deliver each one twice), so that
+    /// end-to-end tests can show the browsers refuse it.
+    #[arg(long, env = "MESHBOARD_HOSTILE_RELAY", value_enum, hide = true)]
+    pub hostile_relay: Option<crate::hostile::Hostile>,
 
     /// Log as JSON lines instead of human-readable text (the filter comes from RUST_LOG).
     #[arg(long, env = "MESHBOARD_LOG_JSON")]
@@ -67,11 +118,44 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_peers_per_room: DEFAULT_MAX_PEERS_PER_ROOM,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            rate_per_sec: DEFAULT_RATE_PER_SEC,
+            rate_burst: DEFAULT_RATE_BURST,
+            allowed_origins: Vec::new(),
             stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl_secs: DEFAULT_TURN_TTL_SECS,
             ping_interval_secs: DEFAULT_PING_INTERVAL_SECS,
             capture: None,
+            hostile_relay: None,
             log_json: false,
         }
+    }
+}
+
+/// A secret string that never shows in `Debug` output (and so in no log line).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(secret: String) -> Self {
+        Self(secret)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -106,5 +190,26 @@ mod tests {
         assert_eq!(c.max_peers_per_room, 4);
         assert!(c.log_json);
         assert!(Config::try_parse_from(["signaling", "--max-connections", "0"]).is_err());
+    }
+
+    #[test]
+    fn turn_flags_parse_and_the_secret_stays_out_of_debug_output() {
+        let c = Config::try_parse_from([
+            "signaling",
+            "--turn-url",
+            "turn:t.example:3478",
+            "--turn-url",
+            "turns:t.example:5349",
+            "--turn-secret",
+            "hunter2",
+            "--allowed-origin",
+            "https://board.example",
+        ])
+        .unwrap();
+        assert_eq!(c.turn_urls, ["turn:t.example:3478", "turns:t.example:5349"]);
+        assert_eq!(c.turn_secret.as_ref().map(Secret::expose), Some("hunter2"));
+        assert_eq!(c.turn_ttl_secs, DEFAULT_TURN_TTL_SECS);
+        assert_eq!(c.allowed_origins, ["https://board.example"]);
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

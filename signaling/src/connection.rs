@@ -9,7 +9,7 @@ use axum::{
         ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
         State,
     },
-    http::StatusCode,
+    http::{header, HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use futures_util::{
@@ -21,32 +21,70 @@ use tokio::{
     time::{Instant, MissedTickBehavior},
 };
 
+use crate::hostile::{self, Hostile};
 use crate::{
+    metrics::{Closed, Metrics, Refused},
     protocol::{ClientMessage, ErrorCode, ServerMessage},
     rate_limit::TokenBucket,
-    rooms::{ConnId, Mailbox},
+    rooms::{ConnId, Frame, Mailbox},
     state::AppState,
 };
 
 /// After this many error replies the connection is closed. Not counted: `unknown_peer` (a benign
 /// race with a peer leaving) and `rate_limited` (the rate limit already contains a flood).
 pub const MAX_ERRORS: u32 = 20;
+/// After a counted error reply, the next frame is read this much later for each error so far.
+pub const ERROR_PENALTY: Duration = Duration::from_millis(1);
+/// Read buffer of each WebSocket connection: an ICE candidate fits; a larger frame (a sealed
+/// offer or answer: once or twice per peer pair) is read in pieces of this size into a buffer
+/// that grows to hold it. Small, because it is a good part of what an idle connection costs.
+const READ_BUFFER_BYTES: usize = 1024;
+/// Queued messages are written out when this many bytes are buffered, and at the end of a batch.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// Most queued messages written before one flush.
+const WRITE_BATCH: usize = 32;
 /// How long the writer may take to flush what is queued and send the close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// `GET /ws`: upgrades to a WebSocket if the connection limit allows.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    // Origin check: not done yet (a later issue); any page may connect.
+/// `GET /ws`: upgrades to a WebSocket if the `Origin` is allowed and the connection limit
+/// allows.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let metrics = &state.metrics;
     if state.is_stopping() {
+        metrics.connection_refused(Refused::ShuttingDown);
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    // A header that is not visible ASCII is present but matches nothing.
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or_default());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    if !state.origins.allows(origin, host) {
+        tracing::debug!(?origin, ?host, "connection refused: origin not allowed");
+        metrics.connection_refused(Refused::Origin);
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let Some(permit) = state.try_admit() else {
         tracing::warn!("connection refused: too many connections");
+        metrics.connection_refused(Refused::Capacity);
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     let limit = state.limits.websocket_limit();
     ws.max_message_size(limit)
         .max_frame_size(limit)
+        // Signaling messages are small: start each connection with a small read buffer (it
+        // grows for a larger frame) instead of the WebSocket layer's 128 KiB, which would
+        // dominate the memory per connection; batch writes up to a small buffer too.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
         .on_upgrade(move |socket| run(socket, state, permit))
 }
@@ -64,6 +102,17 @@ enum End {
 }
 
 impl End {
+    fn metric(self) -> Closed {
+        match self {
+            End::ClientClosed => Closed::Client,
+            End::Idle => Closed::Idle,
+            End::TooManyErrors => Closed::TooManyErrors,
+            End::Kicked => Closed::SlowReader,
+            End::Shutdown => Closed::Shutdown,
+            End::Transport => Closed::Transport,
+        }
+    }
+
     fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
             End::ClientClosed | End::Kicked => return None,
@@ -82,10 +131,16 @@ impl End {
 /// Runs one connection to its end; always leaves the room. `_permit` holds its connection slot.
 async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) {
     let id = state.next_conn_id();
+    let _open = state.metrics.connection_opened();
     tracing::debug!(conn = id, "connected");
     let (mailbox, queue) = Mailbox::new(id);
     let (sink, stream) = socket.split();
-    let mut writer = tokio::spawn(write_loop(sink, queue, state.limits.ping_interval));
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        queue,
+        state.limits.ping_interval,
+        state.metrics.clone(),
+    ));
 
     let mut conn = Connection {
         id,
@@ -93,12 +148,14 @@ async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) 
         mailbox,
         joined: None,
         errors: 0,
-        bucket: TokenBucket::default(),
+        erred: false,
+        bucket: state.limits.token_bucket(),
     };
     let end = conn.read_loop(stream).await;
     tracing::debug!(conn = id, ?end, "disconnecting");
+    state.metrics.connection_closed(end.metric());
     if end == End::Shutdown {
-        conn.mailbox.deliver(error(
+        conn.mailbox.deliver(&error(
             ErrorCode::ServerShuttingDown,
             "the server is shutting down",
         ));
@@ -129,32 +186,48 @@ async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) 
 }
 
 /// Sends queued messages and periodic pings; returns the sink once the queue is closed and
-/// drained, or `None` if the socket failed.
+/// drained, or `None` if the socket failed. Messages already queued are written together and
+/// flushed once (one write to the socket under load instead of one per message).
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<ServerMessage>,
+    mut queue: mpsc::Receiver<Frame>,
     ping_interval: Duration,
+    metrics: std::sync::Arc<Metrics>,
 ) -> Option<SplitSink<WebSocket, Message>> {
     let mut pings = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let frame = tokio::select! {
-            msg = queue.recv() => match msg {
-                None => return Some(sink),
-                Some(msg) => match serde_json::to_string(&msg) {
-                    Ok(json) => Message::Text(json.into()),
-                    Err(error) => {
-                        tracing::error!(%error, "cannot encode a server message");
-                        continue;
-                    }
-                },
-            },
-            _ = pings.tick() => Message::Ping(Bytes::new()),
+        let sent = tokio::select! {
+            msg = queue.recv() => {
+                let Some(msg) = msg else { return Some(sink) };
+                write_batch(&mut sink, msg, &mut queue, &metrics).await
+            }
+            _ = pings.tick() => sink.send(Message::Ping(Bytes::new())).await,
         };
-        if sink.send(frame).await.is_err() {
+        if sent.is_err() {
             return None;
         }
     }
+}
+
+/// Writes `first` and whatever else is queued already (up to [`WRITE_BATCH`]), then flushes.
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: Frame,
+    queue: &mut mpsc::Receiver<Frame>,
+    metrics: &Metrics,
+) -> Result<(), axum::Error> {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(frame) = next.take() {
+        metrics.sent(frame.len());
+        sink.feed(Message::Text(frame)).await?;
+        written += 1;
+        if written < WRITE_BATCH {
+            next = queue.try_recv().ok();
+        }
+    }
+    sink.flush().await
 }
 
 struct Connection {
@@ -163,7 +236,10 @@ struct Connection {
     mailbox: Mailbox,
     /// `(room, peer)` once joined.
     joined: Option<(String, String)>,
+    /// Counted error replies so far (see [`MAX_ERRORS`]).
     errors: u32,
+    /// The last frame got a counted error reply (see [`ERROR_PENALTY`]).
+    erred: bool,
     bucket: TokenBucket,
 }
 
@@ -189,16 +265,25 @@ impl Connection {
             if let ControlFlow::Break(end) = self.on_frame(msg).await {
                 return end;
             }
-            // Let the writers we just fed run before the next buffered frame, so that a burst
-            // from one client cannot fill a recipient's queue (and get it evicted as a slow
-            // reader) merely because this task kept the thread.
-            tokio::task::yield_now().await;
+            if std::mem::take(&mut self.erred) {
+                // After a bad message the next frame is read later, the more so the more bad
+                // messages came (1 ms after the first, 19 ms after the 19th): until it is
+                // closed, a client that sends only garbage takes little of the server, and
+                // well-behaved clients come first.
+                tokio::time::sleep(ERROR_PENALTY.saturating_mul(self.errors)).await;
+            } else {
+                // Let the writers we just fed run before the next buffered frame, so that a
+                // burst from one client cannot fill a recipient's queue (and get it evicted as
+                // a slow reader) merely because this task kept the thread.
+                tokio::task::yield_now().await;
+            }
         }
     }
 
     async fn on_frame(&mut self, msg: Message) -> ControlFlow<End> {
         match msg {
             Message::Text(text) => {
+                self.state.metrics.received(text.len());
                 if let Some(capture) = &self.state.capture {
                     capture.text(self.id, text.as_str()).await;
                 }
@@ -221,6 +306,7 @@ impl Connection {
                 }
             }
             Message::Binary(bytes) => {
+                self.state.metrics.received(bytes.len());
                 if let Some(capture) = &self.state.capture {
                     capture.binary(self.id, &bytes).await;
                 }
@@ -261,8 +347,24 @@ impl Connection {
                 let Some((room, me)) = &self.joined else {
                     return self.refuse(ErrorCode::NotJoined, "join a room first");
                 };
+                let data = match self.state.hostile {
+                    Some(Hostile::Tamper) => hostile::tamper(data),
+                    _ => data,
+                };
+                let replay = (self.state.hostile == Some(Hostile::Replay)).then(|| data.clone());
                 match self.state.rooms.relay(room, me, self.id, &to, data) {
-                    Ok(()) => ControlFlow::Continue(()),
+                    Ok(()) => {
+                        self.state.metrics.message_relayed();
+                        if let Some(data) = replay {
+                            let (rooms, room, me, conn) =
+                                (self.state.rooms.clone(), room.clone(), me.clone(), self.id);
+                            tokio::spawn(async move {
+                                tokio::time::sleep(hostile::REPLAY_AFTER).await;
+                                let _ = rooms.relay(&room, &me, conn, &to, data);
+                            });
+                        }
+                        ControlFlow::Continue(())
+                    }
                     Err(refusal) => self.refuse(refusal.code, refusal.message),
                 }
             }
@@ -275,11 +377,13 @@ impl Connection {
         code: ErrorCode,
         message: impl Into<Cow<'static, str>>,
     ) -> ControlFlow<End> {
-        if !self.mailbox.deliver(error(code, message)) {
+        self.state.metrics.message_rejected(code);
+        if !self.mailbox.deliver(&error(code, message)) {
             return ControlFlow::Break(End::Kicked);
         }
         if !matches!(code, ErrorCode::UnknownPeer | ErrorCode::RateLimited) {
             self.errors += 1;
+            self.erred = true;
             if self.errors >= MAX_ERRORS {
                 return ControlFlow::Break(End::TooManyErrors);
             }

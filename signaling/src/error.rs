@@ -10,6 +10,15 @@ pub enum ServerError {
     #[error("static directory {path} has no index.html")]
     StaticDir { path: PathBuf },
 
+    #[error("--allowed-origin {origin:?} is not `*`, `null` or `scheme://host[:port]`")]
+    BadOrigin { origin: String },
+
+    #[error("--turn-url needs --turn-secret to make TURN credentials")]
+    TurnWithoutSecret,
+
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(#[source] prometheus::Error),
+
     #[error("server failed: {0}")]
     Serve(#[source] io::Error),
 }

@@ -4,11 +4,16 @@
 //! default `server` feature:
 //!
 //! - [`config`]: command-line flags and environment variables
-//! - [`server`]: routes (`/ws`, `/healthz`, the web app) and serving until shutdown
+//! - [`server`]: routes (`/ws`, `/healthz`, `/metrics`, the web app) and serving until shutdown
 //! - [`connection`]: one WebSocket: reader loop, writer task, per-connection limits
+//! - [`origin`]: the `Origin` allowlist checked before the WebSocket upgrade
 //! - [`rooms`]: rooms of peers and delivery to their bounded queues
+//! - [`ice`]: STUN and TURN servers for joining peers, with short-lived TURN credentials
+//! - [`metrics`]: counters and gauges for `/metrics` (Prometheus text format)
+//! - [`rate_limit`]: the per-connection token bucket
 //! - [`static_files`]: the built web app with cache headers
 //! - [`capture`]: the `--capture` testing aid
+//! - [`hostile`]: the hidden `--hostile-relay` testing aid (a relay that misbehaves on purpose)
 
 pub mod protocol;
 
@@ -20,6 +25,14 @@ pub mod config;
 pub mod connection;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod hostile;
+#[cfg(feature = "server")]
+pub mod ice;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod origin;
 #[cfg(feature = "server")]
 pub mod rate_limit;
 #[cfg(feature = "server")]

@@ -93,6 +93,40 @@ pub enum ErrorCode {
     ServerShuttingDown,
 }
 
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::BadMessage,
+        ErrorCode::VersionMismatch,
+        ErrorCode::BadId,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::RoomFull,
+        ErrorCode::PeerIdTaken,
+        ErrorCode::UnknownPeer,
+        ErrorCode::TooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::ServerShuttingDown,
+    ];
+
+    /// The code as it appears on the wire, e.g. `"too_large"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::BadId => "bad_id",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::PeerIdTaken => "peer_id_taken",
+            ErrorCode::UnknownPeer => "unknown_peer",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ServerShuttingDown => "server_shutting_down",
+        }
+    }
+}
+
 /// A room id is [`ROOM_ID_LEN`] lowercase hex characters.
 pub fn valid_room_id(room: &str) -> bool {
     room.len() == ROOM_ID_LEN
@@ -134,6 +168,16 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"type":"error","code":"room_full","message":"full"}"#
         );
+    }
+
+    #[test]
+    fn error_code_names_match_the_wire() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,6 @@
-//! A per-connection token bucket for inbound messages.
+//! A per-connection token bucket for inbound messages (`--rate-per-sec`, `--rate-burst`).
 
 use std::time::{Duration, Instant};
-
-/// Sustained messages per second allowed from one connection.
-pub const RATE_PER_SEC: f64 = 50.0;
-/// Messages one connection may send at once after being quiet.
-pub const BURST: f64 = 200.0;
 
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
@@ -36,12 +31,6 @@ impl TokenBucket {
         } else {
             false
         }
-    }
-}
-
-impl Default for TokenBucket {
-    fn default() -> Self {
-        Self::new(RATE_PER_SEC, BURST, Instant::now())
     }
 }
 

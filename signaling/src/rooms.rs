@@ -1,5 +1,8 @@
 //! Rooms of peers, and delivery of server messages to their connections' bounded queues.
 //!
+//! Messages are encoded to JSON once, before they are queued (a broadcast shares one encoding),
+//! so a queue holds ready-to-send text frames.
+//!
 //! All state sits behind one `std::sync::Mutex` that is only held for map updates and
 //! non-blocking `try_send`s, never across an `.await`. A peer whose queue is full (it stopped
 //! reading) is evicted from its room and its connection is told to close: nothing is buffered
@@ -10,10 +13,12 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, Notify};
 
-use crate::protocol::{
-    valid_peer_id, valid_room_id, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION,
+use crate::{
+    ice::IceServers,
+    protocol::{valid_peer_id, valid_room_id, ErrorCode, ServerMessage, PROTOCOL_VERSION},
 };
 
 /// Identifies one WebSocket connection for the life of the server process.
@@ -22,17 +27,31 @@ pub type ConnId = u64;
 /// Capacity of each connection's outbound queue.
 pub const QUEUE_CAPACITY: usize = 128;
 
+/// A server message encoded as JSON, ready to send as a text frame; clones share the bytes.
+pub type Frame = Utf8Bytes;
+
+/// Encodes `msg` (which cannot fail for these types; if it did, the message is dropped).
+pub fn encode(msg: &ServerMessage) -> Option<Frame> {
+    match serde_json::to_string(msg) {
+        Ok(json) => Some(json.into()),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a server message");
+            None
+        }
+    }
+}
+
 /// The way to reach one connection: its outbound queue, and a doorbell that tells it to close.
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub conn: ConnId,
-    pub tx: mpsc::Sender<ServerMessage>,
+    pub tx: mpsc::Sender<Frame>,
     pub kick: Arc<Notify>,
 }
 
 impl Mailbox {
     /// Creates a mailbox and the receiving end of its queue.
-    pub fn new(conn: ConnId) -> (Self, mpsc::Receiver<ServerMessage>) {
+    pub fn new(conn: ConnId) -> (Self, mpsc::Receiver<Frame>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         (
             Self {
@@ -44,11 +63,16 @@ impl Mailbox {
         )
     }
 
-    /// Queues `msg` without waiting. If the queue is full the reader is too slow: the connection
-    /// is told to close and `false` is returned. A closed queue (the connection is already going
-    /// away) counts as delivered.
-    pub fn deliver(&self, msg: ServerMessage) -> bool {
-        match self.tx.try_send(msg) {
+    /// Encodes and queues `msg`; see [`Mailbox::deliver_frame`].
+    pub fn deliver(&self, msg: &ServerMessage) -> bool {
+        encode(msg).is_none_or(|frame| self.deliver_frame(frame))
+    }
+
+    /// Queues `frame` without waiting. If the queue is full the reader is too slow: the
+    /// connection is told to close and `false` is returned. A closed queue (the connection is
+    /// already going away) counts as delivered.
+    pub fn deliver_frame(&self, frame: Frame) -> bool {
+        match self.tx.try_send(frame) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.kick.notify_one();
@@ -86,9 +110,12 @@ impl Room {
 
     /// Sends `msg` to every peer except `except`; returns the peers whose queues were full.
     fn broadcast(&self, except: &str, msg: &ServerMessage) -> Vec<String> {
+        let Some(frame) = encode(msg) else {
+            return Vec::new();
+        };
         self.peers
             .iter()
-            .filter(|(id, m)| id.as_str() != except && !m.deliver(msg.clone()))
+            .filter(|(id, m)| id.as_str() != except && !m.deliver_frame(frame.clone()))
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -111,11 +138,11 @@ impl Room {
 pub struct Rooms {
     rooms: Mutex<HashMap<String, Room>>,
     max_peers: usize,
-    ice_servers: Vec<IceServer>,
+    ice_servers: IceServers,
 }
 
 impl Rooms {
-    pub fn new(max_peers: usize, ice_servers: Vec<IceServer>) -> Self {
+    pub fn new(max_peers: usize, ice_servers: IceServers) -> Self {
         Self {
             rooms: Mutex::default(),
             max_peers,
@@ -173,9 +200,9 @@ impl Rooms {
         let welcome = ServerMessage::Welcome {
             peer: peer.to_owned(),
             peers: entry.peers.keys().cloned().collect(),
-            ice_servers: self.ice_servers.clone(),
+            ice_servers: self.ice_servers.for_peer(peer),
         };
-        if !mailbox.deliver(welcome) {
+        if !mailbox.deliver(&welcome) {
             // The joiner's own queue is full; it has been told to close, so it never enters.
             if entry.peers.is_empty() {
                 rooms.remove(room);
@@ -204,6 +231,11 @@ impl Rooms {
         to: &str,
         data: String,
     ) -> Result<(), Refusal> {
+        // Encoded before taking the lock, which is shared by all connections.
+        let frame = encode(&ServerMessage::Signal {
+            from: from.to_owned(),
+            data,
+        });
         let mut rooms = self.lock();
         let Some(entry) = rooms.get_mut(room).filter(|e| e.is_member(from, conn)) else {
             return Err(Refusal::new(ErrorCode::NotJoined, "not in a room"));
@@ -214,10 +246,7 @@ impl Rooms {
                 "no such peer in this room",
             ));
         };
-        if !recipient.deliver(ServerMessage::Signal {
-            from: from.to_owned(),
-            data,
-        }) {
+        if frame.is_some_and(|frame| !recipient.deliver_frame(frame)) {
             entry.evict(vec![to.to_owned()]);
         }
         Ok(())
@@ -243,6 +272,12 @@ impl Rooms {
     pub fn room_count(&self) -> usize {
         self.lock().len()
     }
+
+    /// Numbers of rooms and of peers in them.
+    pub fn counts(&self) -> (usize, usize) {
+        let rooms = self.lock();
+        (rooms.len(), rooms.values().map(|r| r.peers.len()).sum())
+    }
 }
 
 /// A prefix of a room id for logs: enough to correlate lines, not enough to join the room.
@@ -257,11 +292,13 @@ mod tests {
     const ROOM: &str = "0123456789abcdef0123456789abcdef";
 
     fn rooms() -> Rooms {
-        Rooms::new(3, vec![])
+        Rooms::new(3, IceServers::default())
     }
 
-    fn drain(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<ServerMessage> {
-        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|frame| serde_json::from_str(frame.as_str()).unwrap())
+            .collect()
     }
 
     #[test]

@@ -2,7 +2,14 @@
 
 use std::{future::Future, time::Duration};
 
-use axum::{routing::get, Router};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    serve::ListenerExt,
+    Router,
+};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::trace::TraceLayer;
 
@@ -11,11 +18,16 @@ use crate::{config::Config, connection, error::ServerError, state::AppState, sta
 /// How long shutdown waits for WebSocket connections to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `GET /ws` (signaling), `GET /healthz`, and the web app if a static directory is configured.
+/// Content type of Prometheus' text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /ws` (signaling), `GET /healthz`, `GET /metrics`, and the web app if a static directory
+/// is configured.
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/ws", get(connection::upgrade))
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics));
     if let Some(dir) = &state.static_dir {
         app = app.merge(static_files::router(dir));
     }
@@ -24,6 +36,16 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.metrics.render(&state.rooms) {
+        Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot render the metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// A server whose resources (capture file, static directory) are ready; see [`Server::run`].
@@ -56,6 +78,12 @@ impl Server {
             tracing::info!("shutting down");
             stop.send_replace(true);
         };
+        // Signaling messages are small and latency matters: no Nagle delay on any connection.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, router(state.clone()))
             .with_graceful_shutdown(signal)
             .await

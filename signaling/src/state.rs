@@ -15,7 +15,10 @@ use crate::{
     capture::Capture,
     config::Config,
     error::ServerError,
-    protocol::IceServer,
+    ice::IceServers,
+    metrics::Metrics,
+    origin::OriginPolicy,
+    rate_limit::TokenBucket,
     rooms::{ConnId, Rooms},
 };
 
@@ -25,9 +28,22 @@ pub struct Limits {
     /// Largest text frame handled; a larger one is answered with `too_large`.
     pub max_message_bytes: usize,
     pub ping_interval: Duration,
+    /// Sustained messages per second from one connection.
+    pub rate_per_sec: f64,
+    /// Messages one connection may send at once.
+    pub rate_burst: f64,
 }
 
 impl Limits {
+    /// A full token bucket for a new connection.
+    pub fn token_bucket(&self) -> TokenBucket {
+        TokenBucket::new(
+            self.rate_per_sec,
+            self.rate_burst,
+            std::time::Instant::now(),
+        )
+    }
+
     /// The WebSocket layer's own hard limit on a message or frame. It is twice the protocol limit
     /// so that a somewhat oversized frame is still read and answered with `too_large` (the
     /// connection lives on); anything beyond it is a protocol error that closes the connection.
@@ -47,6 +63,10 @@ pub struct AppState {
     pub limits: Limits,
     pub static_dir: Option<PathBuf>,
     pub capture: Option<Arc<Capture>>,
+    /// Testing aid: misbehave on purpose (see `hostile`).
+    pub hostile: Option<crate::hostile::Hostile>,
+    pub origins: Arc<OriginPolicy>,
+    pub metrics: Arc<Metrics>,
     /// Becomes `true` when the server shuts down.
     pub stop: watch::Receiver<bool>,
     connections: Arc<Semaphore>,
@@ -66,23 +86,37 @@ impl AppState {
             Some(path) => Some(Arc::new(Capture::open(path)?)),
             None => None,
         };
-        let ice_servers = config
-            .stun_urls
-            .iter()
-            .map(|url| IceServer {
-                urls: vec![url.clone()],
-                username: None,
-                credential: None,
-            })
-            .collect();
+        // An empty environment variable means "none".
+        let listed = |urls: &[String]| -> Vec<String> {
+            urls.iter()
+                .map(|u| u.trim())
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let turn_urls = listed(&config.turn_urls);
+        if !turn_urls.is_empty() && config.turn_secret.is_none() {
+            return Err(ServerError::TurnWithoutSecret);
+        }
+        let ice_servers = IceServers::new(
+            &listed(&config.stun_urls),
+            &turn_urls,
+            config.turn_secret.as_ref(),
+            Duration::from_secs(config.turn_ttl_secs),
+        );
         Ok(Self {
             rooms: Arc::new(Rooms::new(config.max_peers_per_room, ice_servers)),
             limits: Limits {
                 max_message_bytes: config.max_message_bytes,
                 ping_interval: Duration::from_secs(config.ping_interval_secs),
+                rate_per_sec: f64::from(config.rate_per_sec),
+                rate_burst: f64::from(config.rate_burst),
             },
             static_dir: config.static_dir.clone(),
             capture,
+            hostile: config.hostile_relay,
+            origins: Arc::new(OriginPolicy::new(&config.allowed_origins)?),
+            metrics: Arc::new(Metrics::new().map_err(ServerError::Metrics)?),
             stop,
             connections: Arc::new(Semaphore::new(config.max_connections as usize)),
             max_connections: config.max_connections,

@@ -222,6 +222,48 @@ async fn too_many_errors_close_the_connection() {
 }
 
 #[tokio::test]
+async fn oversize_malformed_and_binary_frames_all_count_towards_closing() {
+    let max = 1024;
+    let server = start(Config {
+        max_message_bytes: max,
+        ..Config::default()
+    })
+    .await;
+    let (mut a, _) = server.joined(ROOM, "a").await;
+    let (mut b, _) = server.joined(ROOM, "b").await;
+    a.recv().await; // b joined
+    let oversize = serde_json::to_string(&ClientMessage::Signal {
+        to: "b".into(),
+        data: "x".repeat(max + 1),
+    })
+    .unwrap();
+    let mut expected = Vec::new();
+    for i in 0..MAX_ERRORS {
+        match i % 3 {
+            0 => {
+                a.send_text(oversize.clone()).await;
+                expected.push(ErrorCode::TooLarge);
+            }
+            1 => {
+                a.send_text(r#"{"type":"signal","to":"b"}"#).await;
+                expected.push(ErrorCode::BadMessage);
+            }
+            _ => {
+                a.send_binary(vec![0; 16]).await;
+                expected.push(ErrorCode::BadMessage);
+            }
+        }
+    }
+    for code in expected {
+        a.expect_error(code).await;
+    }
+    let frame = a.expect_close().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Policy);
+    assert_eq!(b.recv().await, ServerMessage::PeerLeft { peer: "a".into() });
+    b.expect_nothing().await;
+}
+
+#[tokio::test]
 async fn version_mismatch_is_refused() {
     let server = start(Config::default()).await;
     let mut a = server.client().await;

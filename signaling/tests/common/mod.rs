@@ -1,6 +1,8 @@
 //! A real server on 127.0.0.1:0 and a real WebSocket client; every wait has a timeout.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod prometheus;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
@@ -16,9 +18,11 @@ use tokio::{
     time::timeout,
 };
 use tokio_tungstenite::{
-    tungstenite::{protocol::CloseFrame, Message},
+    tungstenite::{client::IntoClientRequest, http::HeaderValue, protocol::CloseFrame, Message},
     MaybeTlsStream, WebSocketStream,
 };
+
+use self::prometheus::Scrape;
 
 pub const ROOM: &str = "0123456789abcdef0123456789abcdef";
 pub const OTHER_ROOM: &str = "fedcba9876543210fedcba9876543210";
@@ -57,6 +61,47 @@ impl TestServer {
         .expect("connect timed out")
         .expect("connect failed");
         Client { ws }
+    }
+
+    /// Opens `/ws` with this `Origin` header; the handshake's outcome.
+    pub async fn connect_with_origin(
+        &self,
+        origin: &str,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin).unwrap());
+        let (ws, _) = timeout(STEP, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("connect timed out")?;
+        Ok(Client { ws })
+    }
+
+    /// Scrapes `/metrics`, checking the content type and the format.
+    pub async fn metrics(&self) -> Scrape {
+        let (status, headers, body) = self.get("/metrics").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        Scrape::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"))
+    }
+
+    /// Scrapes until `check` holds (counters are updated as tasks finish), or panics.
+    pub async fn metrics_until(&self, what: &str, check: impl Fn(&Scrape) -> bool) -> Scrape {
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            let scrape = self.metrics().await;
+            if check(&scrape) {
+                return scrape;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A client that joined `room` as `peer`; returns it with the peers its welcome listed.

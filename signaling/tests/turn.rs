@@ -1,0 +1,124 @@
+//! TURN credentials handed out on `welcome`, checked with an HMAC computed here independently.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use common::{join, start, ROOM};
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use signaling::{
+    config::Secret,
+    ice::turn_credential,
+    protocol::{IceServer, ServerMessage},
+    Config, Server, ServerError,
+};
+
+const SECRET: &str = "meshboard-test-secret";
+const TTL: u64 = 3600;
+
+fn turn_config() -> Config {
+    Config {
+        stun_urls: vec!["stun:stun.example:3478".into()],
+        turn_urls: vec![
+            "turn:turn.example:3478?transport=udp".into(),
+            "turns:turn.example:5349?transport=tcp".into(),
+        ],
+        turn_secret: Some(Secret::new(SECRET)),
+        turn_ttl_secs: TTL,
+        ..Config::default()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn welcome_ice_servers(server: &common::TestServer, peer: &str) -> Vec<IceServer> {
+    let mut client = server.client().await;
+    client.send(&join(ROOM, peer)).await;
+    match client.recv().await {
+        ServerMessage::Welcome { ice_servers, .. } => ice_servers,
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn welcome_carries_turn_credentials_that_verify() {
+    let server = start(turn_config()).await;
+    for peer in ["alice", "bob"] {
+        let asked = unix_now();
+        let ice = welcome_ice_servers(&server, peer).await;
+        assert_eq!(ice.len(), 2, "{ice:?}");
+        assert_eq!(ice[0].urls, ["stun:stun.example:3478"]);
+        assert_eq!(ice[0].username, None);
+        let turn = &ice[1];
+        assert_eq!(
+            turn.urls,
+            [
+                "turn:turn.example:3478?transport=udp",
+                "turns:turn.example:5349?transport=tcp"
+            ]
+        );
+        let username = turn.username.as_deref().unwrap();
+        let (expiry, who) = username.split_once(':').unwrap();
+        assert_eq!(who, peer);
+        let expiry: u64 = expiry.parse().unwrap();
+        assert!(
+            (asked + TTL..=unix_now() + TTL).contains(&expiry),
+            "expiry {expiry}, asked at {asked}"
+        );
+        // What coturn does with `use-auth-secret`: HMAC-SHA1 over the username, keyed by the
+        // shared secret, compared with the base64-decoded credential.
+        let credential = STANDARD
+            .decode(turn.credential.as_deref().unwrap())
+            .unwrap();
+        let mut mac = Hmac::<Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(username.as_bytes());
+        mac.verify_slice(&credential).expect("credential verifies");
+    }
+}
+
+#[test]
+fn turn_credential_matches_known_answers() {
+    // python3 -c "import hmac,hashlib,base64; print(base64.b64encode(hmac.new(
+    //   b'meshboard-test-secret', b'1700000000:alice', hashlib.sha1).digest()).decode())"
+    assert_eq!(
+        turn_credential(SECRET, "1700000000:alice"),
+        "rrlCKfllCgm5Q14iNct5an221nQ="
+    );
+    // The classic HMAC-SHA1 example: de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9.
+    assert_eq!(
+        turn_credential("key", "The quick brown fox jumps over the lazy dog"),
+        "3nybhbi3iqa8ino29wqQcBydtNk="
+    );
+}
+
+#[tokio::test]
+async fn without_turn_only_stun_is_handed_out() {
+    let server = start(Config {
+        stun_urls: vec!["stun:stun.example:3478".into()],
+        ..Config::default()
+    })
+    .await;
+    let ice = welcome_ice_servers(&server, "alice").await;
+    assert_eq!(ice.len(), 1);
+    assert!(ice.iter().all(|s| s.credential.is_none()));
+}
+
+#[test]
+fn turn_url_without_secret_stops_the_server_from_starting() {
+    let config = Config {
+        turn_urls: vec!["turn:turn.example:3478".into()],
+        ..Config::default()
+    };
+    assert!(matches!(
+        Server::new(&config),
+        Err(ServerError::TurnWithoutSecret)
+    ));
+}
