@@ -154,10 +154,42 @@ mod webrtc {
                     .iter()
                     .any(|e| matches!(e, ChannelEvent::Open)));
                 assert!(b_channel.as_ref().unwrap().is_open());
+                break;
+            }
+            sleep(25).await;
+        }
+        assert!(sent && b_channel.is_some(), "no message arrived within 5 s");
+
+        // A burst beyond what Chromium lets a channel buffer (16 MiB; more makes `send` throw):
+        // the wrapper queues what does not fit and sends it as the buffer drains, in order.
+        const FRAMES: usize = 384;
+        const SIZE: usize = 64 * 1024;
+        b_channel_events.borrow_mut().clear();
+        for i in 0..FRAMES {
+            let mut frame = vec![0u8; SIZE];
+            frame[..2].copy_from_slice(&(i as u16).to_be_bytes());
+            a_channel.send(&frame).unwrap();
+        }
+        for _ in 0..600 {
+            let got: Vec<u16> = b_channel_events
+                .borrow()
+                .iter()
+                .filter_map(|e| match e {
+                    ChannelEvent::Message(m) if m.len() == SIZE => {
+                        Some(u16::from_be_bytes([m[0], m[1]]))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if got.len() == FRAMES {
+                assert!(
+                    got.iter().enumerate().all(|(i, n)| usize::from(*n) == i),
+                    "in order"
+                );
                 return;
             }
             sleep(25).await;
         }
-        panic!("no message arrived within 5 s");
+        panic!("the 24 MiB burst did not arrive within 15 s");
     }
 }

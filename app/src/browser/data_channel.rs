@@ -1,8 +1,21 @@
-//! An `RTCDataChannel` carrying binary frames.
+//! An `RTCDataChannel` carrying binary frames, with flow control: frames wait in a bounded queue
+//! while the browser's send buffer is above a high-water mark, and go out as it drains
+//! (`bufferedamountlow`), so a large sync never overfills the channel.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
+
+/// Above this many buffered bytes, frames wait in our queue.
+const HIGH_WATER: u32 = 1024 * 1024;
+/// The browser tells us when the buffer drains below this.
+const LOW_WATER: u32 = 256 * 1024;
+/// Bytes we are willing to hold for one slow peer before giving up on it.
+const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug)]
 pub enum ChannelEvent {
@@ -11,24 +24,47 @@ pub enum ChannelEvent {
     Closed,
 }
 
+#[derive(Default)]
+struct Outbox {
+    frames: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+fn flush(channel: &RtcDataChannel, outbox: &RefCell<Outbox>) -> Result<(), String> {
+    let mut out = outbox.borrow_mut();
+    while channel.buffered_amount() < HIGH_WATER {
+        let Some(frame) = out.frames.pop_front() else {
+            break;
+        };
+        out.bytes -= frame.len();
+        channel
+            .send_with_u8_array(&frame)
+            .map_err(|e| super::describe(&e))?;
+    }
+    Ok(())
+}
+
 pub struct DataChannel {
     channel: RtcDataChannel,
+    outbox: Rc<RefCell<Outbox>>,
     _on_open: Closure<dyn FnMut(Event)>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(Event)>,
+    _on_low: Closure<dyn FnMut(Event)>,
 }
 
 impl DataChannel {
     /// Take ownership of `channel`; `on_event` hears it open, receive and close until dropped.
     pub fn new(channel: RtcDataChannel, on_event: impl Fn(ChannelEvent) + 'static) -> Self {
         channel.set_binary_type(RtcDataChannelType::Arraybuffer);
-        let on_event = std::rc::Rc::new(on_event);
+        channel.set_buffered_amount_low_threshold(LOW_WATER);
+        let on_event = Rc::new(on_event);
         let h = on_event.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_| h(ChannelEvent::Open));
         let h = on_event.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             // Binary frames only; a text frame is not part of the protocol and is passed on as
-            // bytes so that the engine rejects it (and drops the peer) like any other bad frame.
+            // bytes so that the receiver rejects it (and drops the peer) like any other bad frame.
             let data = e.data();
             let bytes = match data.dyn_into::<js_sys::ArrayBuffer>() {
                 Ok(buf) => js_sys::Uint8Array::new(&buf).to_vec(),
@@ -38,14 +74,25 @@ impl DataChannel {
         });
         let h = on_event;
         let on_close = Closure::<dyn FnMut(Event)>::new(move |_| h(ChannelEvent::Closed));
+        let outbox = Rc::new(RefCell::new(Outbox::default()));
+        let (drain, target) = (outbox.clone(), channel.clone());
+        let on_low = Closure::<dyn FnMut(Event)>::new(move |_| {
+            if let Err(e) = flush(&target, &drain) {
+                super::warn(&format!("meshboard: data channel send failed: {e}"));
+                target.close();
+            }
+        });
         channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        channel.set_onbufferedamountlow(Some(on_low.as_ref().unchecked_ref()));
         DataChannel {
             channel,
+            outbox,
             _on_open: on_open,
             _on_message: on_message,
             _on_close: on_close,
+            _on_low: on_low,
         }
     }
 
@@ -53,10 +100,18 @@ impl DataChannel {
         self.channel.ready_state() == RtcDataChannelState::Open
     }
 
+    /// Send now, or queue behind what is waiting for the browser's buffer to drain. An error
+    /// means the channel is unusable (closed, or a peer that has not read 64 MiB).
     pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
-        self.channel
-            .send_with_u8_array(bytes)
-            .map_err(|e| super::describe(&e))
+        {
+            let mut out = self.outbox.borrow_mut();
+            if out.bytes + bytes.len() > MAX_QUEUED_BYTES {
+                return Err("the peer is not reading: too much data waiting".into());
+            }
+            out.bytes += bytes.len();
+            out.frames.push_back(bytes.to_vec());
+        }
+        flush(&self.channel, &self.outbox)
     }
 }
 
@@ -65,6 +120,7 @@ impl Drop for DataChannel {
         self.channel.set_onopen(None);
         self.channel.set_onmessage(None);
         self.channel.set_onclose(None);
+        self.channel.set_onbufferedamountlow(None);
         self.channel.close();
     }
 }
