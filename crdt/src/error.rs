@@ -17,7 +17,8 @@ pub enum BoardError {
     Schema(&'static str),
 }
 
-/// A frame from a peer could not be decoded.
+/// A frame (or a message reassembled from chunks) from a peer is unusable. Every variant drops
+/// the peer that sent it; none of them is ever a panic.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FrameError {
     #[error("frame of {0} bytes is shorter than its header")]
@@ -28,6 +29,14 @@ pub enum FrameError {
     UnknownVersion(u8),
     #[error("unknown frame kind {0}")]
     UnknownKind(u8),
+    #[error("malformed frame: {0}")]
+    Malformed(&'static str),
+    #[error("bad chunk: {0}")]
+    BadChunk(&'static str),
+    #[error("message of {size} bytes exceeds the limit of {limit}")]
+    MessageTooLarge { size: u64, limit: usize },
+    #[error("more than {0} partial messages at once")]
+    TooManyPartials(usize),
 }
 
 /// A board link's fragment is not a valid board secret.

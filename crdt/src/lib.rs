@@ -10,17 +10,19 @@
 pub use automerge;
 
 pub mod board;
+pub mod chunk;
 pub mod engine;
 pub mod error;
 pub mod frame;
 pub mod link;
 pub mod saved;
 pub mod secure;
+pub mod sync_guard;
 pub mod text_diff;
 pub mod view;
 
 pub use board::Board;
-pub use engine::{Effect, Engine, Event, PeerId};
+pub use engine::{Config, Effect, Engine, Event, PeerId};
 pub use error::{BoardError, FrameError, LinkError};
 pub use link::BoardSecret;
 pub use view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};

@@ -5,9 +5,12 @@
 //! a corrupt record from the user. This walks the chunk structure of Automerge's binary format
 //! (magic, checksum, type, LEB128 length, body) so that damage can be reported.
 
+use sha2::{Digest, Sha256};
+
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// Document, change and compressed change chunks.
 const MAX_CHUNK_TYPE: u8 = 2;
+const COMPRESSED_CHANGE: u8 = 2;
 
 fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value: u64 = 0;
@@ -20,40 +23,58 @@ fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
-/// Whether `bytes` is one or more complete, well-formed Automerge chunks.
-pub fn well_formed(bytes: &[u8]) -> bool {
+/// One chunk of Automerge's binary format.
+struct Chunk<'a> {
+    kind: u8,
+    checksum: &'a [u8],
+    /// Type byte, length and body: what the checksum is computed over.
+    hashed: &'a [u8],
+}
+
+/// Split `bytes` into chunks, or `None` if it is not one or more complete chunks.
+fn chunks(bytes: &[u8]) -> Option<Vec<Chunk<'_>>> {
     let mut rest = bytes;
+    let mut out = Vec::new();
     if rest.is_empty() {
-        return false;
+        return None;
     }
     while !rest.is_empty() {
-        let Some((magic, tail)) = rest.split_at_checked(4) else {
-            return false;
-        };
+        let (magic, tail) = rest.split_at_checked(4)?;
         if magic != MAGIC {
-            return false;
+            return None;
         }
-        let Some((_checksum, tail)) = tail.split_at_checked(4) else {
-            return false;
-        };
-        let Some((&kind, tail)) = tail.split_first() else {
-            return false;
-        };
+        let (checksum, hashed_start) = tail.split_at_checked(4)?;
+        let (&kind, tail) = hashed_start.split_first()?;
         if kind > MAX_CHUNK_TYPE {
-            return false;
+            return None;
         }
-        let Some((len, used)) = uleb128(tail) else {
-            return false;
-        };
-        let Ok(len) = usize::try_from(len) else {
-            return false;
-        };
-        let Some(next) = tail.get(used..).and_then(|t| t.get(len..)) else {
-            return false;
-        };
+        let (len, used) = uleb128(tail)?;
+        let len = usize::try_from(len).ok()?;
+        let end = 1usize.checked_add(used)?.checked_add(len)?;
+        let (hashed, next) = hashed_start.split_at_checked(end)?;
+        out.push(Chunk {
+            kind,
+            checksum,
+            hashed,
+        });
         rest = next;
     }
-    true
+    Some(out)
+}
+
+/// Whether `bytes` is one or more complete, well-formed Automerge chunks.
+pub fn well_formed(bytes: &[u8]) -> bool {
+    chunks(bytes).is_some()
+}
+
+/// [`well_formed`], and every uncompressed chunk's checksum matches its content (a compressed
+/// change's checksum is over its uncompressed form, which Automerge checks when it inflates it).
+pub fn verified(bytes: &[u8]) -> bool {
+    chunks(bytes).is_some_and(|chunks| {
+        chunks
+            .iter()
+            .all(|c| c.kind == COMPRESSED_CHANGE || Sha256::digest(c.hashed)[..4] == *c.checksum)
+    })
 }
 
 #[cfg(test)]
@@ -76,6 +97,30 @@ mod tests {
         assert!(well_formed(&incremental));
         assert!(well_formed(&two));
         assert!(well_formed(&b.doc_mut().save()));
+        assert!(verified(&two));
+        assert!(verified(&b.doc_mut().save()));
+        for change in b.doc_mut().get_changes(&[]) {
+            assert!(verified(change.raw_bytes()));
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_fails_the_checksum() {
+        let mut b = Board::new(ActorId::from([1; 16])).unwrap();
+        b.set_title("checked").unwrap();
+        b.commit(0);
+        let change = b
+            .doc_mut()
+            .get_changes(&[])
+            .last()
+            .unwrap()
+            .raw_bytes()
+            .to_vec();
+        for i in 4..change.len() {
+            let mut bad = change.clone();
+            bad[i] ^= 0x01;
+            assert!(!verified(&bad), "byte {i}");
+        }
     }
 
     #[test]

@@ -1,0 +1,143 @@
+//! Random edits of every widget kind, as users make them.
+//!
+//! Ids come mostly from the editing peer's own view, sometimes from every id the run has seen (so
+//! widgets and tasks removed elsewhere, or not yet arrived here, are edited too). An edit that
+//! fails because its target is gone is skipped, as the UI would skip it; it never unwraps.
+
+use crdt::{Board, WidgetBody, WidgetKind};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+const WORDS: [&str; 10] = [
+    "alpha", "beta", "mesh", "board", "née", "€", "sync", " ", "\n", "🙂",
+];
+
+/// Ids of widgets and tasks seen anywhere during a run (removed ones included).
+#[derive(Default)]
+pub struct Seen {
+    pub widgets: Vec<String>,
+    pub tasks: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn remember_widget(&mut self, id: String) {
+        if self.widgets.len() < 200 && !self.widgets.contains(&id) {
+            self.widgets.push(id);
+        }
+    }
+
+    fn remember_task(&mut self, widget: String, task: String) {
+        if self.tasks.len() < 200 {
+            self.tasks.push((widget, task));
+        }
+    }
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> Option<&'a T> {
+    (!items.is_empty()).then(|| &items[rng.random_range(0..items.len())])
+}
+
+/// Insert a word or delete a range at a random place (by chars, so any text stays valid).
+fn mutate_text(rng: &mut ChaCha8Rng, old: &str) -> String {
+    let mut chars: Vec<char> = old.chars().collect();
+    let at = rng.random_range(0..=chars.len());
+    if chars.is_empty() || rng.random_bool(0.7) {
+        let word = WORDS[rng.random_range(0..WORDS.len())];
+        chars.splice(at..at, word.chars());
+    } else {
+        let end = (at + rng.random_range(1..=8)).min(chars.len());
+        chars.drain(at.min(end)..end);
+    }
+    chars.into_iter().collect()
+}
+
+/// One random edit of `board` (not committed: the caller sends `LocalChange`).
+pub fn random_edit(board: &mut Board, rng: &mut ChaCha8Rng, seen: &mut Seen) {
+    let view = board.view();
+    let of_kind = |k: WidgetKind| -> Vec<String> {
+        view.widgets
+            .iter()
+            .filter(|w| w.body.kind() == k)
+            .map(|w| w.id.clone())
+            .collect()
+    };
+    // mostly a widget this peer sees; sometimes any widget the run has seen
+    let stale = rng.random_bool(0.2);
+    let target = |rng: &mut ChaCha8Rng, k: WidgetKind, seen: &Seen| -> Option<String> {
+        if stale {
+            pick(rng, &seen.widgets).cloned()
+        } else {
+            pick(rng, &of_kind(k)).cloned()
+        }
+    };
+    match rng.random_range(0..100) {
+        0..15 => {
+            let kind = WidgetKind::ALL[rng.random_range(0..3)];
+            if let Ok(id) = board.add_widget(kind) {
+                seen.remember_widget(id);
+            }
+        }
+        15..20 => {
+            let all: Vec<String> = view.widgets.iter().map(|w| w.id.clone()).collect();
+            let id = if stale {
+                pick(rng, &seen.widgets)
+            } else {
+                pick(rng, &all)
+            };
+            if let Some(id) = id.cloned() {
+                let _ = board.remove_widget(&id);
+            }
+        }
+        20..50 => {
+            if let Some(id) = target(rng, WidgetKind::Note, seen) {
+                let old = match view.widget(&id).map(|w| &w.body) {
+                    Some(WidgetBody::Note { text }) => text.clone(),
+                    _ => String::new(),
+                };
+                let new = mutate_text(rng, &old);
+                let _ = board.set_note_text(&id, &new);
+            }
+        }
+        50..60 => {
+            if let Some(id) = target(rng, WidgetKind::Tasks, seen) {
+                let text = WORDS[rng.random_range(0..WORDS.len())];
+                if let Ok(task) = board.add_task(&id, text) {
+                    seen.remember_task(id, task);
+                }
+            }
+        }
+        60..75 => {
+            let tasks: Vec<(String, String)> = view
+                .widgets
+                .iter()
+                .flat_map(|w| match &w.body {
+                    WidgetBody::Tasks { items } => {
+                        items.iter().map(|t| (w.id.clone(), t.id.clone())).collect()
+                    }
+                    _ => Vec::new(),
+                })
+                .collect();
+            let task = if stale {
+                pick(rng, &seen.tasks)
+            } else {
+                pick(rng, &tasks)
+            };
+            if let Some((widget, task)) = task.cloned() {
+                let _ = if rng.random_bool(0.7) {
+                    board.set_task_done(&widget, &task, rng.random_bool(0.5))
+                } else {
+                    board.remove_task(&widget, &task)
+                };
+            }
+        }
+        75..90 => {
+            if let Some(id) = target(rng, WidgetKind::Counter, seen) {
+                let _ = board.increment_counter(&id, rng.random_range(-3..=5));
+            }
+        }
+        _ => {
+            let title = mutate_text(rng, &view.title);
+            let _ = board.set_title(&title);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! One honest peer: an engine that may crash, its timer, and what it has persisted.
+//!
+//! Persisting follows the app (`app/src/session/persist.rs`): at every `DocChanged` the board's
+//! `save_incremental()` bytes are handed to storage, and every eighth piece is a compacting
+//! `save()` that replaces the others. A write becomes durable a few milliseconds later, in order;
+//! a crash loses the writes not yet durable (and the engine with all it had in memory). A
+//! restart loads the durable pieces into a fresh board with a new actor id, as the app does on
+//! every page load, so a change lost in a crash is never re-made under the same actor and
+//! sequence number.
+
+use std::collections::VecDeque;
+
+use crdt::automerge::ActorId;
+use crdt::{Board, Config, Effect, Engine, Event};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+const COMPACT_AFTER: usize = 8;
+
+struct Write {
+    durable_at: u64,
+    bytes: Vec<u8>,
+    compact: bool,
+}
+
+pub struct Node {
+    index: usize,
+    config: Config,
+    incarnation: u32,
+    pub engine: Option<Engine>,
+    /// The time of the engine's last `WakeAt` (one timer).
+    pub timer: Option<u64>,
+    durable: Vec<Vec<u8>>,
+    writes: VecDeque<Write>,
+}
+
+/// A distinct actor for every node and every life of it.
+pub fn actor(index: usize, incarnation: u32) -> ActorId {
+    let mut bytes = [0x5a; 16];
+    bytes[..8].copy_from_slice(&(index as u64).to_le_bytes());
+    bytes[8..12].copy_from_slice(&incarnation.to_le_bytes());
+    ActorId::from(bytes)
+}
+
+impl Node {
+    pub fn new(index: usize, config: Config) -> Self {
+        let board = Board::new(actor(index, 0)).expect("new board");
+        Node {
+            index,
+            config,
+            incarnation: 0,
+            engine: Some(Engine::with_config(board, config)),
+            timer: None,
+            durable: Vec::new(),
+            writes: VecDeque::new(),
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.engine.is_some()
+    }
+
+    pub fn handle(&mut self, event: Event, now: u64) -> Vec<Effect> {
+        match &mut self.engine {
+            Some(e) => e.handle(event, now),
+            None => Vec::new(),
+        }
+    }
+
+    /// `DocChanged`: hand the new bytes to storage.
+    pub fn persist(&mut self, now: u64, rng: &mut ChaCha8Rng) {
+        let Some(engine) = &mut self.engine else {
+            return;
+        };
+        let compact = self.durable.len() + self.writes.len() >= COMPACT_AFTER;
+        let doc = engine.board_mut().doc_mut();
+        let bytes = if compact {
+            doc.save()
+        } else {
+            doc.save_incremental()
+        };
+        if !bytes.is_empty() {
+            let durable_at = now + rng.random_range(1..=20);
+            self.writes.push_back(Write {
+                durable_at,
+                bytes,
+                compact,
+            });
+        }
+    }
+
+    /// Writes finish in order.
+    pub fn settle(&mut self, now: u64) {
+        while self.writes.front().is_some_and(|w| w.durable_at <= now) {
+            if let Some(w) = self.writes.pop_front() {
+                if w.compact {
+                    self.durable.clear();
+                }
+                self.durable.push(w.bytes);
+            }
+        }
+    }
+
+    /// Lose the engine and every write still under way.
+    pub fn crash(&mut self) {
+        self.engine = None;
+        self.timer = None;
+        self.writes.clear();
+    }
+
+    /// Start again from what storage holds, as a page load does.
+    pub fn restart(&mut self, now: u64) -> Vec<Effect> {
+        self.incarnation += 1;
+        let mut board = Board::new(actor(self.index, self.incarnation)).expect("new board");
+        let doc = board.doc_mut();
+        for piece in &self.durable {
+            assert!(
+                crdt::saved::well_formed(piece),
+                "a persisted piece is damaged"
+            );
+            doc.load_incremental(piece).expect("persisted bytes load");
+        }
+        // what was loaded is stored already: incremental saves start from here
+        let _ = doc.save_incremental();
+        let mut engine = Engine::with_config(board, self.config);
+        let effects = engine.handle(Event::LocalChange, now);
+        self.engine = Some(engine);
+        effects
+    }
+}
