@@ -4,7 +4,7 @@
 //! `wasm_automerge` test, see BENCHMARKS.md); results go in BENCHMARKS.md.
 //!
 //! Data: the `automerge-paper` editing trace (Martin Kleppmann, `automerge-perf`; collected in
-//! Joseph Gentle's `editing-traces`), CC BY 4.0, read from `../shared/traces/`, not copied here.
+//! Joseph Gentle's `editing-traces`), CC BY 4.0, in `traces/` (see its README).
 
 pub mod measure;
 pub mod table;
@@ -18,15 +18,10 @@ mod tests {
     use super::*;
 
     /// The first 2,000 transactions of the real trace, replayed into a board, give the same text
-    /// as the reference splice (skipped, with a note, when the shared traces are not there).
+    /// as the reference splice.
     #[test]
     fn replaying_a_prefix_of_the_trace_reproduces_its_text() {
-        let path = Trace::default_path();
-        if !path.exists() {
-            eprintln!("skipped: {} not found", path.display());
-            return;
-        }
-        let trace = Trace::from_file(&path).unwrap();
+        let trace = Trace::from_file(&Trace::default_path()).unwrap();
         assert_eq!(trace.txns.len(), 259_778);
         assert_eq!(trace.text_after(usize::MAX).unwrap(), trace.end_content);
         let mut note = measure::Note::new(1).unwrap();

@@ -2,8 +2,7 @@
 //!
 //! `{ startContent, endContent, txns: [ { time, patches: [[pos, numDeleted, inserted], ...] } ] }`:
 //! every patch of every transaction applies in order like `Array.splice` on the text, positions
-//! in Unicode code points. The traces live outside the repository, in `../shared/traces/` (see its
-//! README; the data is CC BY 4.0, the `automerge-paper` trace by Martin Kleppmann, published in
+//! in Unicode code points. The trace is in `traces/` (see its README; the data is CC BY 4.0, the `automerge-paper` trace by Martin Kleppmann, published in
 //! the `automerge-perf` repository and collected in `editing-traces` by Joseph Gentle).
 
 use std::io::Read;
@@ -14,7 +13,7 @@ use flate2::read::GzDecoder;
 use serde::Deserialize;
 
 /// The trace the Automerge benchmark replays, relative to the repository root.
-pub const AUTOMERGE_PAPER: &str = "../shared/traces/automerge-paper.json.gz";
+pub const AUTOMERGE_PAPER: &str = "traces/automerge-paper.json.gz";
 
 /// A whole sequential trace.
 #[derive(Debug, Deserialize)]
@@ -53,8 +52,8 @@ impl Trace {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
                 "trace file {} not found: the benchmark replays the automerge-paper editing trace, \
-                 expected at ../shared/traces/automerge-paper.json.gz next to the repository \
-                 (see ../shared/traces/README.md), or pass --trace PATH",
+                 expected at traces/automerge-paper.json.gz in the repository \
+                 (see traces/README.md), or pass --trace PATH",
                 path.display()
             ),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -62,8 +61,8 @@ impl Trace {
         Trace::from_gz(&bytes).with_context(|| format!("parsing {}", path.display()))
     }
 
-    /// Where the trace is by default: `../shared/traces/automerge-paper.json.gz` from the
-    /// repository root (this crate lives one level below it).
+    /// Where the trace is by default: `traces/automerge-paper.json.gz` in the repository (this
+    /// crate lives one level below its root).
     pub fn default_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
@@ -141,6 +140,6 @@ mod tests {
     #[test]
     fn a_missing_trace_says_where_it_should_be() {
         let err = Trace::from_file(Path::new("/nonexistent/trace.json.gz")).unwrap_err();
-        assert!(err.to_string().contains("shared/traces"), "{err}");
+        assert!(err.to_string().contains("traces/README.md"), "{err}");
     }
 }

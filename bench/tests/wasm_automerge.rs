@@ -2,7 +2,7 @@
 //! build run by wasm-bindgen-test in headless Chromium (in a dedicated worker, so that the page
 //! the runner watches stays responsive while a phase takes seconds). Built only with the
 //! `wasm-bench` feature; see BENCHMARKS.md for the command. The trace is embedded from
-//! `../shared/traces/` (CC BY 4.0, see its README).
+//! `traces/` (CC BY 4.0, see its README).
 #![cfg(target_arch = "wasm32")]
 
 use bench::{table, Bench, Clock, Options, Trace};
@@ -11,7 +11,7 @@ use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_config
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
-static TRACE: &[u8] = include_bytes!("../../../shared/traces/automerge-paper.json.gz");
+static TRACE: &[u8] = include_bytes!("../../traces/automerge-paper.json.gz");
 
 #[wasm_bindgen]
 extern "C" {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const SERVER_BIN = process.env.MESHBOARD_SERVER_BIN;
@@ -187,4 +188,22 @@ export async function startProfileBrowser(userDataDir) {
       await exited;
     },
   };
+}
+
+/**
+ * For a `describe` block: a fresh server (with `options` for startServer) and browser before its
+ * tests, both stopped after them. Tests read `env.server` and `env.browser` (and may replace
+ * `env.server`, e.g. to restart it).
+ */
+export function serverAndBrowser(options = {}, { browser: withBrowser = true } = {}) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer(options);
+    if (withBrowser) env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }

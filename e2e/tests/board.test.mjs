@@ -2,21 +2,19 @@
 // introduced by the real signaling server.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, before, describe, test } from 'node:test';
 import {
-  artifact, assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, startServer, textOf, valueOf,
-  waitFor, waitForText,
+  artifact, assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, textOf, valueOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
 
 describe('two browsers on one board', () => {
-  let server, browser, a, b, link;
+  let a, b, link;
+  const env = serverAndBrowser();
 
   before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-    a = await newUser(browser, 'A');
-    b = await newUser(browser, 'B');
-    link = await createBoard(a, server.url);
+    a = await newUser(env.browser, 'A');
+    b = await newUser(env.browser, 'B');
+    link = await createBoard(a, env.server.url);
     await openBoard(b, link);
     await waitForText(a, 'peer-count', '1');
     await waitForText(b, 'peer-count', '1');
@@ -25,10 +23,6 @@ describe('two browsers on one board', () => {
   // Normal use keeps the console clean: every test checks what its steps logged.
   afterEach(() => assertNoConsoleErrors(assert, a, b));
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
 
   test('both show the share link and are online', async () => {
     assert.equal(await textOf(a, 'share-link'), link);
@@ -102,7 +96,7 @@ describe('two browsers on one board', () => {
   });
 
   test('a third browser joining later receives the whole board; closing it lowers peer-count', async () => {
-    const c = await newUser(browser, 'C');
+    const c = await newUser(env.browser, 'C');
     await openBoard(c, link);
     await waitForText(c, 'peer-count', '2');
     await waitForText(a, 'peer-count', '2');
@@ -144,22 +138,12 @@ describe('two browsers on one board', () => {
 });
 
 describe('what the server sees', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer({ capture: true });
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser({ capture: true });
 
   test('board content and the board secret never reach the signaling server', async () => {
-    const a = await newUser(browser, 'A');
-    const b = await newUser(browser, 'B');
-    const link = await createBoard(a, server.url);
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
     await openBoard(b, link);
     await waitForText(a, 'peer-count', '1');
     const secretNote = `note-${crypto.randomUUID()}`;
@@ -170,7 +154,7 @@ describe('what the server sees', () => {
     await a.by('board-title').fill(secretTitle);
     await waitForText(b, 'note-text', secretNote);
     await waitForText(b, 'board-title', secretTitle);
-    const captured = fs.readFileSync(server.capturePath, 'utf8');
+    const captured = fs.readFileSync(env.server.capturePath, 'utf8');
     assert.ok(captured.includes('\\"join'), 'the capture holds what the server received');
     assert.ok(captured.includes('\\"signal'), 'the capture holds the relayed offers, answers and candidates');
     const fragment = new URL(link).hash.slice(1);
@@ -186,22 +170,12 @@ describe('what the server sees', () => {
 });
 
 describe('links that cannot open a board', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser();
 
   for (const [what, suffix] of [['a truncated link', '/b#abc'], ['a link without a key', '/b'], ['an unknown page', '/nope']]) {
     test(`${what} shows a clear message and a way home`, async () => {
-      const u = await newUser(browser, 'U');
-      await u.page.goto(server.url + suffix);
+      const u = await newUser(env.browser, 'U');
+      await u.page.goto(env.server.url + suffix);
       await u.by('link-error').waitFor();
       assert.match(await textOf(u, 'link-error'), /link|found/i);
       await u.by('go-home').click();

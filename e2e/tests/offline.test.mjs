@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, startProfileBrowser, startServer, textOf,
-  valueOf, waitFor, waitForText,
+  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
 
 /** Console errors that are expected while the server is down: the browser reports each failed
@@ -15,22 +14,12 @@ import {
 const withoutServerDownNoise = (errors) => errors.filter((e) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e));
 
 describe('offline and back', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser();
 
   test('both peers edit the same note and counter while offline, then converge', async () => {
-    const a = await newUser(browser, 'A');
-    const b = await newUser(browser, 'B');
-    const link = await createBoard(a, server.url);
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
     await a.by('add-note').click();
     await a.by('add-counter').click();
     await a.by('note-text').fill('shared|');
@@ -70,22 +59,12 @@ describe('offline and back', () => {
 });
 
 describe('the server goes away', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser();
 
   test('peers keep syncing, a reload opens from the service worker and IndexedDB, a new peer joins after restart', async () => {
-    const a = await newUser(browser, 'A');
-    const b = await newUser(browser, 'B');
-    const link = await createBoard(a, server.url);
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
     await a.by('add-note').click();
     await openBoard(b, link);
     await waitForText(b, 'peer-count', '1');
@@ -95,8 +74,8 @@ describe('the server goes away', () => {
       await waitFor(`${u.name} controlled by the service worker`, () => u.page.evaluate(() => !!navigator.serviceWorker.controller));
     }
 
-    const port = new URL(server.url).port;
-    await server.stop();
+    const port = new URL(env.server.url).port;
+    await env.server.stop();
     await waitForText(a, 'connection-status', 'offline');
     await a.by('note-text').fill('written while the server is down');
     await waitForText(b, 'note-text', 'written while the server is down');
@@ -108,8 +87,8 @@ describe('the server goes away', () => {
     await waitForText(b, 'note-text', 'written while the server is down');
     await waitForText(b, 'board-title', 'Still syncing');
 
-    server = await startServer({ port: Number(port) });
-    const c = await newUser(browser, 'C');
+    env.server = await startServer({ port: Number(port) });
+    const c = await newUser(env.browser, 'C');
     await openBoard(c, link);
     await waitForText(c, 'note-text', 'written while the server is down', 45000);
     await waitForText(c, 'board-title', 'Still syncing');
@@ -118,21 +97,11 @@ describe('the server goes away', () => {
 });
 
 describe('tabs of one browser', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser();
 
   test('two tabs sync through BroadcastChannel with the server down and do not count as peers', async () => {
-    const a = await newUser(browser, 'tab1');
-    const link = await createBoard(a, server.url);
+    const a = await newUser(env.browser, 'tab1');
+    const link = await createBoard(a, env.server.url);
     await a.by('add-tasks').click();
     const page2 = await a.context.newPage();
     const errors2 = [];
@@ -144,7 +113,7 @@ describe('tabs of one browser', () => {
     assert.equal(await textOf(a, 'peer-count'), '0', 'another tab is not a peer');
     assert.equal(await textOf(t2, 'peer-count'), '0');
 
-    await server.stop();
+    await env.server.stop();
     await waitForText(a, 'connection-status', 'offline');
     await a.by('task-input').fill('from tab 1');
     await a.by('task-input').press('Enter');
@@ -158,22 +127,14 @@ describe('tabs of one browser', () => {
 });
 
 describe('durability', () => {
-  let server;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await server?.stop();
-  });
+  const env = serverAndBrowser({}, { browser: false });
 
   test('every edit shown as saved survives the browser being killed right after a keystroke', async () => {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-profile-'));
     let chrome = await startProfileBrowser(profile);
     let page = await chrome.context.newPage();
     const by = (id) => page.getByTestId(id);
-    await page.goto(server.url + '/');
+    await page.goto(env.server.url + '/');
     await by('new-board').click();
     await page.waitForURL(/\/b#/);
     const link = page.url();
@@ -197,7 +158,7 @@ describe('durability', () => {
     assert.ok(reopened.startsWith(saved), `"${reopened}" keeps the saved "${saved}"`);
     if (shownSaved) assert.equal(reopened, atKill, 'what was shown as saved at the kill is all there');
     assert.equal(await by('board-title').inputValue(), 'Durable');
-    await page.goto(server.url + '/');
+    await page.goto(env.server.url + '/');
     await waitFor('the board is listed', async () => (await page.getByTestId('board-link').count()) === 1);
     assert.match(await page.getByTestId('board-link').first().textContent(), /Durable/);
     await chrome.kill();
@@ -205,17 +166,7 @@ describe('durability', () => {
 });
 
 describe('local storage', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser();
 
   /** Chunk keys of the board whose room is `room`, read straight from IndexedDB. */
   const chunkCount = (user) => user.page.evaluate(() => new Promise((resolve, reject) => {
@@ -229,8 +180,8 @@ describe('local storage', () => {
   }));
 
   test('many edits are compacted into few chunks and still load', async () => {
-    const u = await newUser(browser, 'U');
-    await createBoard(u, server.url);
+    const u = await newUser(env.browser, 'U');
+    await createBoard(u, env.server.url);
     await u.by('add-counter').click();
     for (let i = 0; i < 80; i++) await u.by('counter-inc').click();
     await waitForText(u, 'save-status', 'Saved');
@@ -241,8 +192,8 @@ describe('local storage', () => {
   });
 
   test('a corrupt chunk is skipped with a visible warning and the rest loads', async () => {
-    const u = await newUser(browser, 'U');
-    await createBoard(u, server.url);
+    const u = await newUser(env.browser, 'U');
+    await createBoard(u, env.server.url);
     await u.by('board-title').fill('Survives damage');
     await waitForText(u, 'save-status', 'Saved');
     const room = await u.page.evaluate(() => new Promise((resolve, reject) => {
@@ -267,14 +218,14 @@ describe('local storage', () => {
   });
 
   test('boards are listed newest first and can be deleted after a confirmation', async () => {
-    const u = await newUser(browser, 'U');
-    const first = await createBoard(u, server.url);
+    const u = await newUser(env.browser, 'U');
+    const first = await createBoard(u, env.server.url);
     await u.by('board-title').fill('Older board');
     await waitForText(u, 'save-status', 'Saved');
-    await createBoard(u, server.url);
+    await createBoard(u, env.server.url);
     await u.by('board-title').fill('Newer board');
     await waitForText(u, 'save-status', 'Saved');
-    await u.page.goto(server.url + '/');
+    await u.page.goto(env.server.url + '/');
     await waitFor('two boards listed', async () => (await u.by('board-link').count()) === 2);
     const titles = await u.by('board-link').allTextContents();
     assert.match(titles[0], /Newer board/);

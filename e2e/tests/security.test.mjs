@@ -1,9 +1,9 @@
 // Share links that neither the server nor anyone on the path can read or hijack.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, startServer, textOf, waitFor, waitForText,
+  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, textOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
 
 /** The room id a board's link leads to, computed independently of the app (HKDF-SHA256). */
@@ -13,22 +13,12 @@ function roomOf(link) {
 }
 
 describe('a client that knows the room id but not the secret', () => {
-  let server, browser;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = serverAndBrowser();
 
   test('joins the room but gets no board content, is not counted, and its messages are refused', async () => {
-    const a = await newUser(browser, 'A');
-    const b = await newUser(browser, 'B');
-    const link = await createBoard(a, server.url);
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
     const secretText = `private-${crypto.randomUUID()}`;
     await a.by('add-note').click();
     await a.by('note-text').fill(secretText);
@@ -36,8 +26,8 @@ describe('a client that knows the room id but not the secret', () => {
     await waitForText(b, 'note-text', secretText);
 
     // The impostor speaks the signaling protocol directly from a page on the same origin.
-    const impostor = await newUser(browser, 'impostor');
-    await impostor.page.goto(server.url + '/nowhere');
+    const impostor = await newUser(env.browser, 'impostor');
+    await impostor.page.goto(env.server.url + '/nowhere');
     const received = await impostor.page.evaluate(async ({ room }) => {
       const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws');
       const got = [];
@@ -83,53 +73,39 @@ async function firstWarning(...users) {
   });
 }
 
-describe('a hostile relay', () => {
-  let browser;
-
-  before(async () => {
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
+describe('a hostile relay that alters payloads', () => {
+  const env = serverAndBrowser({ hostile: 'tamper' });
 
   test('that alters what it relays: the peers refuse to connect, warn, and exchange no board data', async () => {
-    const server = await startServer({ hostile: 'tamper' });
-    try {
-      const a = await newUser(browser, 'A');
-      const b = await newUser(browser, 'B');
-      const link = await createBoard(a, server.url);
-      await a.by('add-note').click();
-      await a.by('note-text').fill(`private-${crypto.randomUUID()}`);
-      await openBoard(b, link);
-      // whoever receives the altered offer (the peer that answers) flags it
-      const warned = await firstWarning(a, b);
-      assert.match(warned, /did not come from anyone holding this board's link/);
-      await new Promise((r) => setTimeout(r, 2000));
-      for (const u of [a, b]) assert.equal(await textOf(u, 'peer-count'), '0', `${u.name} has no peer`);
-      assert.equal(await b.by('widget').count(), 0, 'no board data reached B');
-      assertNoConsoleErrors(assert, a, b);
-    } finally {
-      await server.stop();
-    }
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
+    await a.by('add-note').click();
+    await a.by('note-text').fill(`private-${crypto.randomUUID()}`);
+    await openBoard(b, link);
+    // whoever receives the altered offer (the peer that answers) flags it
+    const warned = await firstWarning(a, b);
+    assert.match(warned, /did not come from anyone holding this board's link/);
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const u of [a, b]) assert.equal(await textOf(u, 'peer-count'), '0', `${u.name} has no peer`);
+    assert.equal(await b.by('widget').count(), 0, 'no board data reached B');
+    assertNoConsoleErrors(assert, a, b);
   });
+});
+
+describe('a hostile relay that replays payloads', () => {
+  const env = serverAndBrowser({ hostile: 'replay' });
 
   test('that replays what it relays: the replays are refused and flagged, the honest exchange still connects', async () => {
-    const server = await startServer({ hostile: 'replay' });
-    try {
-      const a = await newUser(browser, 'A');
-      const b = await newUser(browser, 'B');
-      const link = await createBoard(a, server.url);
-      await openBoard(b, link);
-      await waitForText(a, 'peer-count', '1');
-      await waitForText(b, 'peer-count', '1');
-      assert.match(await firstWarning(a, b), /played again/);
-      await a.by('board-title').fill('works despite replays');
-      await waitForText(b, 'board-title', 'works despite replays');
-      assertNoConsoleErrors(assert, a, b);
-    } finally {
-      await server.stop();
-    }
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
+    await openBoard(b, link);
+    await waitForText(a, 'peer-count', '1');
+    await waitForText(b, 'peer-count', '1');
+    assert.match(await firstWarning(a, b), /played again/);
+    await a.by('board-title').fill('works despite replays');
+    await waitForText(b, 'board-title', 'works despite replays');
+    assertNoConsoleErrors(assert, a, b);
   });
 });

@@ -38,9 +38,18 @@ pub fn cargo() -> Command {
     new(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// `program arg arg…`, without the environment (for messages).
+pub fn describe(c: &Command) -> String {
+    std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Run to completion; a non-zero exit is an error.
 pub fn run(c: &mut Command) -> Result<()> {
-    let shown = format!("{c:?}");
+    let shown = describe(c);
     let status = c
         .status()
         .with_context(|| format!("could not start {shown}"))?;
@@ -69,4 +78,12 @@ pub fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
         Err(e) => println!("==> {name}: FAILED after {secs:.1} s: {e:#}"),
     }
     result.with_context(|| format!("step '{name}' failed"))
+}
+
+/// Report an error in one short paragraph (no backtrace even with RUST_BACKTRACE set).
+pub fn report(e: &anyhow::Error) {
+    eprintln!("\nerror: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
 }

@@ -5,6 +5,7 @@ mod setup;
 mod test;
 
 use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -13,11 +14,11 @@ use clap::{Parser, Subcommand};
 #[command(about = "Meshboard's developer commands")]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Cmd,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Cmd {
     /// Install what is missing, build the app (release) and serve it with the signaling server.
     Run {
         /// Address to listen on.
@@ -26,10 +27,13 @@ enum Command {
     },
     /// Install what is missing, then fmt, clippy, Rust tests, wasm tests and the e2e suite.
     Test {
+        /// Run only these checks (comma-separated or repeated); default: all of them.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<test::Check>,
         /// Skip the Playwright e2e suite (for quick local iterations; CI runs everything).
         #[arg(long)]
         skip_e2e: bool,
-        /// Only run e2e test files whose name contains this (implies building the app).
+        /// Only run e2e test files whose name contains this.
         #[arg(long)]
         e2e_filter: Option<String>,
     },
@@ -41,28 +45,57 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
-        Command::Run { listen } => {
-            setup::ensure_build_tools()?;
-            cmd::step("build the app (release)", setup::trunk_build)?;
-            cmd::step("build the server (release)", || {
-                cmd::run(cmd::cargo().args(["build", "--release", "-p", "signaling"]))
-            })?;
-            let server = root().join("target/release/signaling");
-            let dist = root().join("dist");
-            println!("\nMeshboard: http://{listen}  (Ctrl-C to stop)\n");
-            cmd::run(
-                std::process::Command::new(server)
-                    .arg("--listen")
-                    .arg(&listen)
-                    .arg("--static-dir")
-                    .arg(dist),
-            )
+fn main() -> ExitCode {
+    match dispatch(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            cmd::report(&e);
+            ExitCode::FAILURE
         }
-        Command::Test {
+    }
+}
+
+fn dispatch(command: Cmd) -> Result<()> {
+    match command {
+        Cmd::Run { listen } => run(&listen),
+        Cmd::Test {
+            only,
             skip_e2e,
             e2e_filter,
-        } => test::all(skip_e2e, e2e_filter.as_deref()),
+        } => test::all(&test::Options {
+            only: &only,
+            skip_e2e,
+            e2e_filter: e2e_filter.as_deref(),
+        }),
     }
+}
+
+/// `cargo xtask run`: build everything in release and hand the process over to the server.
+fn run(listen: &str) -> Result<()> {
+    setup::ensure_build_tools()?;
+    cmd::step("build the app (release)", setup::trunk_build)?;
+    cmd::step("build the server (release)", || {
+        cmd::run(cmd::cargo().args(["build", "--release", "-p", "signaling"]))
+    })?;
+    let mut server = Command::new(root().join("target/release/signaling"));
+    server
+        .arg("--listen")
+        .arg(listen)
+        .arg("--static-dir")
+        .arg(root().join("dist"));
+    println!("\nMeshboard: http://{listen}  (Ctrl-C to stop)\n");
+    exec(&mut server)
+}
+
+/// Replace this process with `c` (on Unix), so signals reach the server directly.
+#[cfg(unix)]
+fn exec(c: &mut Command) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let shown = cmd::describe(c);
+    Err(anyhow::Error::new(c.exec()).context(format!("could not start {shown}")))
+}
+
+#[cfg(not(unix))]
+fn exec(c: &mut Command) -> Result<()> {
+    cmd::run(c)
 }

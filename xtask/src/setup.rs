@@ -1,6 +1,7 @@
 //! Install what is missing, and only that: a warm machine reinstalls nothing.
 
 use std::fs;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
@@ -9,23 +10,61 @@ use crate::root;
 
 pub const TRUNK_VERSION: &str = "0.21.14";
 
-/// The wasm-bindgen version pinned in Cargo.lock (wasm-bindgen-cli must match it exactly).
-pub fn wasm_bindgen_version() -> Result<String> {
-    let lock = fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+/// The version of the `[[package]]` named `name` in a Cargo.lock.
+fn locked_version(lock: &str, name: &str) -> Option<String> {
+    let wanted = format!("name = \"{name}\"");
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == r#"name = "wasm-bindgen""# {
-            if let Some(v) = lines
-                .next()
-                .and_then(|l| l.trim().strip_prefix("version = "))
-            {
-                return Ok(v.trim_matches('"').to_owned());
+        if line.trim() == wanted {
+            let version = lines.next()?.trim().strip_prefix("version = ")?;
+            return Some(version.trim_matches('"').to_owned());
+        }
+    }
+    None
+}
+
+/// The value of `key` in `[section]` of a (flat) TOML file such as Trunk.toml.
+fn toml_value(toml: &str, section: &str, key: &str) -> Option<String> {
+    let header = format!("[{section}]");
+    let mut inside = false;
+    for line in toml.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.starts_with('[') {
+            inside = line == header;
+        } else if inside {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == key {
+                    return Some(v.trim().trim_matches(['"', '\'']).to_owned());
+                }
             }
         }
     }
-    bail!("no wasm-bindgen in Cargo.lock")
+    None
 }
 
+/// The wasm-bindgen version pinned in Cargo.lock (wasm-bindgen-cli must match it exactly).
+pub fn wasm_bindgen_version() -> Result<String> {
+    let lock = fs::read_to_string(root().join("Cargo.lock")).context("reading Cargo.lock")?;
+    locked_version(&lock, "wasm-bindgen").context("no wasm-bindgen package in Cargo.lock")
+}
+
+/// Trunk.toml's `[tools] wasm_bindgen` must name the Cargo.lock version, or Trunk would want
+/// another wasm-bindgen (and try to download it).
+fn check_trunk_toml(trunk_toml: &str, wanted: &str) -> Result<()> {
+    match toml_value(trunk_toml, "tools", "wasm_bindgen") {
+        Some(v) if v == wanted => Ok(()),
+        Some(v) => bail!(
+            "Trunk.toml's [tools] wasm_bindgen is \"{v}\" but Cargo.lock has wasm-bindgen \
+             {wanted}: set wasm_bindgen = \"{wanted}\" in Trunk.toml"
+        ),
+        None => bail!(
+            "Trunk.toml has no [tools] wasm_bindgen: add wasm_bindgen = \"{wanted}\" \
+             (the wasm-bindgen version in Cargo.lock)"
+        ),
+    }
+}
+
+/// The second word of `program --version` ("trunk 0.21.14" -> "0.21.14"); None if missing.
 fn installed_version(program: &str) -> Option<String> {
     let out = cmd::output(cmd::new(program).arg("--version"))?;
     out.split_whitespace().nth(1).map(str::to_owned)
@@ -40,63 +79,78 @@ pub fn ensure_build_tools() -> Result<()> {
             .lines()
             .any(|l| l.trim() == "wasm32-unknown-unknown")
         {
+            println!("wasm32-unknown-unknown is installed");
             return Ok(());
         }
         cmd::run(cmd::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
     })?;
     step("setup: trunk", || {
-        if installed_version("trunk").as_deref() == Some(TRUNK_VERSION) {
-            return Ok(());
+        match installed_version("trunk") {
+            Some(v) if v == TRUNK_VERSION => {
+                println!("trunk {v} is installed");
+                return Ok(());
+            }
+            Some(v) => println!("trunk {v} is installed, {TRUNK_VERSION} is wanted"),
+            None => println!("trunk is missing"),
         }
+        // 0.21.14 builds with this toolchain; newer releases need a newer rustc.
         cmd::run(cmd::cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))
     })?;
     step("setup: wasm-bindgen-cli", || {
         let wanted = wasm_bindgen_version()?;
         let trunk_toml =
             fs::read_to_string(root().join("Trunk.toml")).context("reading Trunk.toml")?;
-        if !trunk_toml.contains(&format!("wasm_bindgen = \"{wanted}\"")) {
-            bail!("Trunk.toml's [tools] wasm_bindgen must be \"{wanted}\" (the version in Cargo.lock)");
-        }
-        if installed_version("wasm-bindgen").as_deref() == Some(wanted.as_str()) {
-            return Ok(());
+        check_trunk_toml(&trunk_toml, &wanted)?;
+        match installed_version("wasm-bindgen") {
+            Some(v) if v == wanted => {
+                println!("wasm-bindgen-cli {v} is installed (= Cargo.lock)");
+                return Ok(());
+            }
+            Some(v) => println!("wasm-bindgen-cli {v} is installed, Cargo.lock wants {wanted}"),
+            None => println!("wasm-bindgen-cli is missing"),
         }
         // Not --locked: its lockfile pins a crate missing from the registry mirror.
         cmd::run(cmd::cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]))
     })?;
-    step("setup: npm packages", || {
+    step("setup: npm packages (playwright-core, binaryen)", || {
         let e2e = root().join("e2e");
-        let marker = e2e.join("node_modules/.package-lock.json");
-        let fresh = match (
-            fs::metadata(&marker),
-            fs::metadata(e2e.join("package-lock.json")),
-        ) {
-            (Ok(m), Ok(l)) => m.modified().ok() >= l.modified().ok(),
-            _ => false,
-        };
-        if fresh {
+        if npm_packages_fresh(&e2e) {
+            println!("e2e/node_modules is up to date with e2e/package-lock.json");
             return Ok(());
         }
         cmd::run(cmd::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "e2e"]))
     })
 }
 
+/// node_modules exists and npm's own record of it is not older than package-lock.json.
+fn npm_packages_fresh(e2e: &Path) -> bool {
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (
+        modified(&e2e.join("node_modules/.package-lock.json")),
+        modified(&e2e.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(lock)) => installed >= lock,
+        _ => false,
+    }
+}
+
 /// Chromium and its driver from Debian, for the wasm and e2e tests.
 pub fn ensure_chromium() -> Result<()> {
     step("setup: chromium", || {
-        let have = |p: &str| std::path::Path::new(p).exists();
+        let have = |p: &str| Path::new(p).exists();
         if have("/usr/bin/chromium") && have("/usr/bin/chromedriver") {
+            println!("/usr/bin/chromium and /usr/bin/chromedriver are installed");
             return Ok(());
         }
-        let root_user = cmd::output(cmd::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+        let is_root = cmd::output(cmd::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
         let apt = |args: &[&str]| {
-            let mut c = if root_user {
+            let mut c = if is_root {
                 cmd::new("apt-get")
             } else {
-                cmd::new("sudo")
+                let mut c = cmd::new("sudo");
+                c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+                c
             };
-            if !root_user {
-                c.arg("apt-get");
-            }
             c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
             cmd::run(&mut c)
         };
@@ -111,7 +165,44 @@ pub fn ensure_chromium() -> Result<()> {
     })
 }
 
-/// `trunk build --release` into dist/.
+/// `trunk build --release --offline` into dist/.
 pub fn trunk_build() -> Result<()> {
     cmd::run(cmd::new("trunk").args(["build", "--release", "--offline"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"
+[[package]]
+name = "wasm-bindgen-backend"
+version = "0.2.99"
+
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"#;
+
+    #[test]
+    fn reads_the_locked_version_of_exactly_that_package() {
+        assert_eq!(
+            locked_version(LOCK, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(locked_version(LOCK, "trunk"), None);
+    }
+
+    #[test]
+    fn trunk_toml_must_pin_the_locked_wasm_bindgen() {
+        let ok = "[build]\nwasm_bindgen = \"0.1\"\n\n[tools]\n# pinned\nwasm_bindgen = \"0.2.130\" # same as Cargo.lock\nwasm_opt = \"version_132\"\n";
+        assert!(check_trunk_toml(ok, "0.2.130").is_ok());
+        let other = ok.replace("0.2.130", "0.2.100");
+        let e = check_trunk_toml(&other, "0.2.130")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("\"0.2.100\"") && e.contains("0.2.130")));
+        assert!(check_trunk_toml("[build]\nwasm_bindgen = \"0.2.130\"\n", "0.2.130").is_err());
+    }
 }

@@ -1,78 +1,172 @@
 //! `cargo xtask test`: every check CI runs, in order, stopping at the first failure.
 
-use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use clap::ValueEnum;
 
 use crate::cmd::{self, step};
 use crate::{root, setup};
 
-pub fn all(skip_e2e: bool, e2e_filter: Option<&str>) -> Result<()> {
+/// The groups of checks, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Check {
+    /// cargo fmt --check
+    Fmt,
+    /// cargo clippy -D warnings (native, and the wasm crates for wasm32)
+    Clippy,
+    /// cargo test --workspace
+    Rust,
+    /// wasm-bindgen tests of the app and the sync engine in headless Chromium
+    Wasm,
+    /// release build of the app, the server, and the Playwright suite
+    E2e,
+}
+
+pub struct Options<'a> {
+    /// Empty: everything.
+    pub only: &'a [Check],
+    pub skip_e2e: bool,
+    pub e2e_filter: Option<&'a str>,
+}
+
+pub fn all(opts: &Options) -> Result<()> {
+    let start = Instant::now();
+    let wants = |c: Check| {
+        (opts.only.is_empty() || opts.only.contains(&c)) && !(c == Check::E2e && opts.skip_e2e)
+    };
     setup::ensure_build_tools()?;
-    setup::ensure_chromium()?;
-    step("cargo fmt --check", || {
-        cmd::run(cmd::cargo().args(["fmt", "--all", "--", "--check"]))
-    })?;
-    step("cargo clippy", || {
-        cmd::run(cmd::cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-        cmd::run(cmd::cargo().args([
-            "clippy",
-            "-p",
-            "app",
-            "-p",
-            "crdt",
-            "--all-targets",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ]))
-    })?;
-    step("Rust tests", || {
-        cmd::run(cmd::cargo().args(["test", "--workspace"]))
-    })?;
-    step("wasm tests in headless Chromium", || {
-        cmd::run(
-            cmd::cargo()
-                .args(["test", "-p", "app", "--target", "wasm32-unknown-unknown"])
-                .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
-        )
-    })?;
-    if skip_e2e {
-        println!("\n(e2e skipped)");
-        return Ok(());
+    if wants(Check::Wasm) || wants(Check::E2e) {
+        setup::ensure_chromium()?;
     }
-    step("build the app (release)", setup::trunk_build)?;
-    step("build the server", || {
-        cmd::run(cmd::cargo().args(["build", "-p", "signaling"]))
-    })?;
-    step("e2e (Playwright, real Chromium, real server)", || {
-        let mut c = cmd::new("node");
-        c.args(["--test", "--test-concurrency=1", "--test-reporter=spec"]);
-        let tests = root().join("e2e/tests");
-        let mut files: Vec<_> = std::fs::read_dir(&tests)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-            .filter(|p| e2e_filter.is_none_or(|f| p.to_string_lossy().contains(f)))
-            .collect();
-        files.sort();
-        anyhow::ensure!(
-            !files.is_empty(),
-            "no e2e tests found in {}",
-            tests.display()
-        );
-        c.args(&files)
+    if wants(Check::Fmt) {
+        step("cargo fmt --check", || {
+            cmd::run(cmd::cargo().args(["fmt", "--all", "--", "--check"]))
+        })?;
+    }
+    if wants(Check::Clippy) {
+        step("cargo clippy (native)", || {
+            cmd::run(cmd::cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        })?;
+        // The browser glue is compiled for wasm32 only; lint it there too.
+        step("cargo clippy (wasm32: app, crdt)", || {
+            cmd::run(cmd::cargo().args([
+                "clippy",
+                "-p",
+                "app",
+                "-p",
+                "crdt",
+                "--all-targets",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        })?;
+    }
+    if wants(Check::Rust) {
+        step("Rust tests", || {
+            cmd::run(cmd::cargo().args(["test", "--workspace"]))
+        })?;
+    }
+    if wants(Check::Wasm) {
+        step("wasm tests in headless Chromium (app)", || {
+            cmd::run(
+                cmd::cargo()
+                    .args(["test", "-p", "app", "--target", "wasm32-unknown-unknown"])
+                    .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            )
+        })?;
+        step("wasm tests in headless Chromium (sync engine)", || {
+            cmd::run(
+                cmd::cargo()
+                    .args(["test", "-p", "crdt", "--lib", "--features", "wasm"])
+                    .args(["--target", "wasm32-unknown-unknown"])
+                    .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            )
+        })?;
+    }
+    if wants(Check::E2e) {
+        let files = e2e_files(opts.e2e_filter)?;
+        step("build the app (release)", setup::trunk_build)?;
+        step("build the server", || {
+            cmd::run(cmd::cargo().args(["build", "-p", "signaling"]))
+        })?;
+        step("build the large board (editing trace)", || {
+            cmd::run(
+                cmd::cargo()
+                    .args(["run", "--release", "-p", "bench", "--"])
+                    .args([
+                        "board-fixture".as_ref(),
+                        "--out".as_ref(),
+                        large_board().as_os_str(),
+                    ]),
+            )
+        })?;
+        step("e2e (Playwright, real Chromium, real server)", || {
+            e2e(&files)
+        })?;
+    } else {
+        println!("\n(e2e skipped)");
+    }
+    println!(
+        "\nAll checks passed in {:.0} s.",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// e2e/tests/*.test.mjs (those whose name contains `filter`), sorted.
+fn e2e_files(filter: Option<&str>) -> Result<Vec<PathBuf>> {
+    let tests = root().join("e2e/tests");
+    let mut files: Vec<_> = std::fs::read_dir(&tests)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
+        .collect();
+    files.sort();
+    ensure!(
+        !files.is_empty(),
+        "no e2e tests in {}{}",
+        tests.display(),
+        filter
+            .map(|f| format!(" matching '{f}'"))
+            .unwrap_or_default()
+    );
+    Ok(files)
+}
+
+/// `node --test` over `files`, one file at a time, against target/debug/signaling and dist/.
+fn e2e(files: &[PathBuf]) -> Result<()> {
+    cmd::run(
+        cmd::new("node")
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                // a hung test fails instead of hanging CI
+                "--test-timeout=180000",
+            ])
+            .args(files)
             .env(
                 "MESHBOARD_SERVER_BIN",
                 root().join("target/debug/signaling"),
             )
-            .env("MESHBOARD_DIST", root().join("dist"));
-        cmd::run(&mut c)
-    })
+            .env("MESHBOARD_DIST", root().join("dist"))
+            .env("MESHBOARD_LARGE_BOARD", large_board()),
+    )
+}
+
+/// The automerge-paper trace replayed into a board, saved: the large-document e2e test's input.
+fn large_board() -> PathBuf {
+    root().join("target/e2e/automerge-paper.board")
 }

@@ -265,6 +265,12 @@ impl Session {
                     self.view_dirty = true;
                     self.persist.dirty = true;
                 }
+                Effect::WakeAt { at_ms } => {
+                    let delay = at_ms.saturating_sub(browser::now_ms());
+                    let weak = self.weak.clone();
+                    let delay = u32::try_from(delay).unwrap_or(u32::MAX);
+                    self.wake = Timeout::new(delay, move || dispatch_weak(&weak, Input::Tick)).ok();
+                }
                 Effect::DropPeer { peer, reason } => {
                     warn(&format!(
                         "meshboard: dropping a peer that sent bad data: {reason}"

@@ -79,6 +79,8 @@ pub enum Input {
         result: Result<(), StorageError>,
     },
     RetrySave,
+    /// The engine asked to be woken (its coalescing window ended).
+    Tick,
     /// Another tab of this profile said something about this board.
     Tab(Vec<u8>),
     /// The user's "work offline" switch.
@@ -178,6 +180,8 @@ pub struct Session {
     reconnect_attempts: u32,
     retries: HashMap<PeerId, Timeout>,
     leaving: HashMap<PeerId, Timeout>,
+    /// The engine's one timer.
+    wake: Option<Timeout>,
     view_dirty: bool,
     fatal: Option<String>,
     /// Networking paused by the user: no signaling, no peer connections.
@@ -284,6 +288,7 @@ impl SessionCell {
                 reconnect_attempts: 0,
                 retries: HashMap::new(),
                 leaving: HashMap::new(),
+                wake: None,
                 view_dirty: true,
                 fatal: None,
                 offline: false,
@@ -331,6 +336,7 @@ impl SessionCell {
             s.persist.retry = None;
             s.retries.clear();
             s.leaving.clear();
+            s.wake = None;
             s.links.clear();
             s.socket = None;
             if let Some(tabs) = s.tabs.take() {
@@ -387,6 +393,11 @@ impl Session {
                 compacted,
                 result,
             } => self.on_saved(key, len, compacted, result),
+            Input::Tick => {
+                self.wake = None;
+                let effects = self.engine.handle(Event::Tick, browser::now_ms());
+                self.run(effects);
+            }
             Input::Tab(bytes) => self.on_tab(bytes),
             Input::SetOffline(offline) => self.set_offline(offline),
             Input::RetrySave => {

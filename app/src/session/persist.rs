@@ -10,7 +10,7 @@ impl Session {
                 let mut skipped = 0;
                 let doc = self.engine.board_mut().doc_mut();
                 for (key, bytes) in chunks {
-                    let bytes = bytes.filter(|b| crdt::saved::well_formed(b));
+                    let bytes = bytes.filter(|b| crdt::saved::verified(b));
                     match bytes.map(|b| doc.load_incremental(&b).map(|_| b.len())) {
                         Some(Ok(len)) => {
                             self.persist.keys.push(key);

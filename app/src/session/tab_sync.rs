@@ -28,10 +28,11 @@ impl Session {
                     return;
                 }
                 if self.engine.board_mut().heads() != before {
-                    // Re-render and persist. Remote peers get these changes from the tab that
-                    // made them (every tab has its own connections), and from us with the next
-                    // sync round.
-                    self.run(vec![Effect::DocChanged]);
+                    // Re-render and persist them, and offer them to our peers like our own
+                    // edits (the engine reports DocChanged only for what it commits itself).
+                    let mut effects = vec![Effect::DocChanged];
+                    effects.extend(self.engine.handle(Event::LocalChange, browser::now_ms()));
+                    self.run(effects);
                 }
             }
         }
