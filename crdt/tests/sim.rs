@@ -33,6 +33,7 @@
 //!
 //! Soak (`SIM_FIRST` is the first seed, default 0; `SIM_PEERS` the number of honest peers, default
 //! 5): `SIM_SEEDS=100000 SIM_FIRST=1000 nice -n 10 cargo test -p crdt --test sim -- --nocapture`
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod sim {
