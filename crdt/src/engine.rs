@@ -699,13 +699,16 @@ impl Engine {
         self.establish(id, &hello.heads, cx);
     }
 
+    /// Whether every change in `heads` is in our document.
+    fn knows_all(&mut self, heads: &[ChangeHash]) -> bool {
+        let doc = self.board.doc_mut();
+        heads.iter().all(|h| doc.get_change_by_hash(h).is_some())
+    }
+
     /// Both sides have thrown their old state away and we know the peer's heads: decide.
     fn establish(&mut self, id: &PeerId, theirs: &[ChangeHash], cx: &mut Cx) {
         let ours = self.board.heads();
-        let known = {
-            let doc = self.board.doc_mut();
-            theirs.iter().all(|h| doc.get_change_by_hash(h).is_some())
-        };
+        let known = self.knows_all(theirs);
         let direct = self.config.direct;
         let Some(p) = self.peers.get_mut(id) else {
             return;
@@ -844,10 +847,7 @@ impl Engine {
     /// After applying what the peer pushed, with the heads it declared.
     fn after_push(&mut self, id: &PeerId, theirs: &[ChangeHash], cx: &mut Cx) {
         let ours = self.board.heads();
-        let known = {
-            let doc = self.board.doc_mut();
-            theirs.iter().all(|h| doc.get_change_by_hash(h).is_some())
-        };
+        let known = self.knows_all(theirs);
         let direct = self.config.direct;
         let Some(p) = self.peers.get_mut(id) else {
             return;

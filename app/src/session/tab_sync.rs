@@ -20,6 +20,11 @@ impl Session {
                 self.local_tabs.remove(&tab);
             }
             TabMessage::Changes(changes) => {
+                // the same checks as bytes from storage: load_incremental skips damage silently
+                if !crdt::saved::verified(&changes) {
+                    warn("meshboard: ignoring damaged changes from another tab");
+                    return;
+                }
                 let before = self.engine.board_mut().heads();
                 if let Err(e) = self.engine.board_mut().doc_mut().load_incremental(&changes) {
                     warn(&format!(
