@@ -1,0 +1,2 @@
+mod document;
+pub(crate) use document::save_document;
