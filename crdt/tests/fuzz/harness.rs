@@ -1,11 +1,8 @@
 //! Runs one target: a short, fixed-seed run by default, or batches of cases until `FUZZ_SECONDS`
 //! have passed. Every batch has its own seed, printed on failure with the command that replays it.
 
-use std::cell::RefCell;
 use std::fmt::Debug;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use proptest::strategy::Strategy;
@@ -41,150 +38,6 @@ fn rng(seed: u64) -> TestRng {
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
-thread_local! {
-    /// Where the last panic on this thread happened.
-    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-/// Panic sites inside automerge already reported.
-static AUTOMERGE_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static AUTOMERGE_PANIC_CASES: AtomicU64 = AtomicU64::new(0);
-
-fn inside_automerge(location: &str) -> bool {
-    location.contains("/automerge-")
-}
-
-/// Panic sites inside automerge 0.6.1 that hostile input reaches and that this crate cannot
-/// guard against yet, pinned by the known_automerge_defect_* tests in fuzz.rs. Automerge 0.6.1 has many more
-/// (every long run finds new ones): any panic inside automerge is reported, site by site, with
-/// the seed and the input, and the run goes on; these are only marked as already known.
-const KNOWN_AUTOMERGE_PANICS: &[&str] = &[
-    // get_changes_clock slices an actor's changes by a sequence number that skipped ahead
-    // (automerge_accepts_a_sequence_gap_then_panics)
-    "automerge-0.6.1/src/automerge.rs:1015",
-    // unreachable!("validate_action_and_value returned UnknownAction") while loading
-    // (automerge_panics_loading_an_unknown_action)
-    "automerge-0.6.1/src/types.rs:271",
-    // an op's actor index beyond the change's actors, in import_ops (key, object and pred)
-    // (automerge_panics_on_an_op_with_an_unknown_actor_index)
-    "automerge-0.6.1/src/automerge.rs:862",
-    "automerge-0.6.1/src/automerge.rs:870",
-    "automerge-0.6.1/src/automerge.rs:876",
-];
-
-/// Panics inside automerge that are this crate's fault, never tolerated: the sorted-hashes
-/// `debug_assert` fires only if the engine hands automerge unsorted hash lists.
-const OUR_FAULT: &[&str] = &["automerge-0.6.1/src/sync.rs:709"];
-
-fn known_automerge_panic(location: &str) -> bool {
-    KNOWN_AUTOMERGE_PANICS.iter().any(|k| location.ends_with(k))
-}
-
-fn tolerated(location: &str) -> bool {
-    inside_automerge(location) && !OUR_FAULT.iter().any(|k| location.ends_with(k))
-}
-
-/// Remember where each panic happened; print the usual message, but only once per automerge site.
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let mut at = info
-                .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()))
-                .unwrap_or_default();
-            if at.starts_with("/rustc/") {
-                // in the standard library (an arithmetic overflow, an unwrap): take the site of
-                // the first frame of automerge's or ours that called it
-                let trace = std::backtrace::Backtrace::force_capture().to_string();
-                let mut lines = trace.lines().map(str::trim);
-                while let Some(line) = lines.next() {
-                    let Some((_, frame)) = line.split_once(": ") else {
-                        continue;
-                    };
-                    let frame = frame.trim_start_matches('<');
-                    let ours = frame.starts_with("crdt::")
-                        || (frame.starts_with("fuzz::") && !frame.starts_with("fuzz::harness::"));
-                    if ours {
-                        break;
-                    }
-                    if frame.starts_with("automerge::") {
-                        // with debug info the next line says where; without, name the function
-                        at = match lines.next().and_then(|l| l.strip_prefix("at ")) {
-                            Some(place) => {
-                                let place = place.rsplit_once(':').map_or(place, |(p, _)| p);
-                                format!("{place} (via {at})")
-                            }
-                            None => format!("/automerge-0.6.1/{frame} (via {at})"),
-                        };
-                        break;
-                    }
-                }
-            }
-            PANIC_AT.with(|p| *p.borrow_mut() = Some(at.clone()));
-            let seen = tolerated(&at)
-                && AUTOMERGE_PANICS
-                    .lock()
-                    .map(|s| s.contains(&at))
-                    .unwrap_or(false);
-            if !seen {
-                previous(info);
-            }
-        }));
-    });
-}
-
-fn strict() -> bool {
-    std::env::var_os("FUZZ_STRICT").is_some_and(|v| v != "0")
-}
-
-/// A panic inside automerge is a finding about automerge, which this crate cannot guard against
-/// yet: unless `FUZZ_STRICT=1`, it is reported (site, message, seed and input, once per site) and
-/// the run goes on, so that one automerge bug does not hide the rest. With `FUZZ_STRICT=1`, or at
-/// a site that is our fault, it fails the target like any other panic, and proptest shrinks the
-/// input.
-fn automerge_panic<V: Debug>(
-    name: &str,
-    seed: u64,
-    value: &V,
-    payload: &(dyn std::any::Any + Send),
-) -> bool {
-    if strict() {
-        return false;
-    }
-    let Some(at) = PANIC_AT.with(|p| p.borrow().clone()) else {
-        return false;
-    };
-    if !tolerated(&at) {
-        return false;
-    }
-    AUTOMERGE_PANIC_CASES.fetch_add(1, Ordering::Relaxed);
-    let mut seen = AUTOMERGE_PANICS.lock().unwrap_or_else(|e| e.into_inner());
-    if !seen.contains(&at) {
-        seen.push(at.clone());
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("?");
-        let known = if known_automerge_panic(&at) {
-            "known"
-        } else {
-            "NEW"
-        };
-        eprintln!(
-            "fuzz target {name}: AUTOMERGE PANIC ({known} site) at {at}: {message}\n  seed {seed:#x} \
-             (FUZZ_STRICT=1 fails and shrinks); input: {value:?}"
-        );
-    }
-    true
-}
-
-/// Cases that panicked inside automerge (reported, not failed, unless `FUZZ_STRICT=1`).
-pub fn automerge_panic_cases() -> u64 {
-    AUTOMERGE_PANIC_CASES.load(Ordering::Relaxed)
-}
-
 /// Run `cases` cases from `seed`; on failure, panic with the seed and the shrunk input.
 fn batch<S>(
     name: &str,
@@ -197,7 +50,6 @@ fn batch<S>(
     S: Strategy,
     S::Value: Debug + Clone,
 {
-    install_panic_hook();
     let config = Config {
         cases,
         failure_persistence: None,
@@ -209,13 +61,7 @@ fn batch<S>(
     let mut runner = TestRunner::new_with_rng(config, rng(seed));
     let result = runner.run(strategy, |value| {
         executed.fetch_add(1, Ordering::Relaxed);
-        PANIC_AT.with(|p| *p.borrow_mut() = None);
-        let input = value.clone();
-        match panic::catch_unwind(AssertUnwindSafe(|| test(value))) {
-            Ok(r) => r,
-            Err(payload) if automerge_panic(name, seed, &input, payload.as_ref()) => Ok(()),
-            Err(payload) => panic::resume_unwind(payload),
-        }
+        test(value)
     });
     match result {
         Ok(()) => {}
@@ -256,10 +102,9 @@ pub fn run<S>(
             env_u64("FUZZ_CASES").map_or(short_cases, |n| n.clamp(1, u32::MAX.into()) as u32);
         batch(name, seed, cases, &strategy, &test, &executed);
         eprintln!(
-            "fuzz target {name}: {} cases in {:.1?} (seed {seed:#x}), {} panicked inside automerge",
+            "fuzz target {name}: {} cases in {:.1?} (seed {seed:#x})",
             executed.load(Ordering::Relaxed),
             start.elapsed(),
-            automerge_panic_cases()
         );
         return;
     };
@@ -290,19 +135,17 @@ pub fn run<S>(
         if last_report.elapsed() >= Duration::from_secs(60) {
             last_report = Instant::now();
             eprintln!(
-                "fuzz target {name}: {} cases in {batches} batches, {:.0?}, {} panicked inside automerge",
+                "fuzz target {name}: {} cases in {batches} batches, {:.0?}",
                 executed.load(Ordering::Relaxed),
                 start.elapsed(),
-                automerge_panic_cases()
             );
         }
     }
     eprintln!(
-        "fuzz target {name}: DONE, {} cases in {batches} batches, {:.1?}, no failure, {} panicked \
-         inside automerge (seeds {base:#x}..{:#x})",
+        "fuzz target {name}: DONE, {} cases in {batches} batches, {:.1?}, no failure (seeds \
+         {base:#x}..{:#x})",
         executed.load(Ordering::Relaxed),
         start.elapsed(),
-        automerge_panic_cases(),
         base.wrapping_add(batches)
     );
 }

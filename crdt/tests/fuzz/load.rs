@@ -91,16 +91,7 @@ fn usable(doc: &mut AutoCommit) -> Result<(), TestCaseError> {
     let mut board = corpus::board(30);
     *board.doc_mut() = doc.clone();
     let _ = board.view();
-    let heads = doc.get_heads();
-    let saved = doc.save();
-    match AutoCommit::load(&saved) {
-        Ok(mut again) => {
-            if again.get_heads() != heads {
-                corpus::reloaded_differently("document_load", &heads, &mut again)?;
-            }
-        }
-        Err(e) => corpus::unloadable_save("document_load", &format!("{e:?}"), doc),
-    }
+    corpus::saves_and_reloads(doc)?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crdt::automerge::sync::{self, BloomFilter, Capability, Have, MessageVersion};
-use crdt::automerge::{AutoCommit, ChangeHash};
+use crdt::automerge::ChangeHash;
 use crdt::engine::{Config, Effect, Engine, Event};
 use crdt::frame::{self, Changes, ChunkInfo, DocPayload, FrameKind, Header, Hello, MAX_FRAME};
 use proptest::collection::vec;
@@ -584,18 +584,6 @@ fn frame_from_peer(v: &mut Victim, frame: Vec<u8>) -> Result<(), TestCaseError> 
     Ok(())
 }
 
-/// [`check`], and the document's own save must load with exactly its heads.
-pub fn check_strict(plan: Plan) -> Result<(), TestCaseError> {
-    STRICT_RELOAD.with(|s| s.set(true));
-    let r = check(plan);
-    STRICT_RELOAD.with(|s| s.set(false));
-    r
-}
-
-thread_local! {
-    static STRICT_RELOAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 pub fn check(plan: Plan) -> Result<(), TestCaseError> {
     let c = corpus();
     let s = &c.scenarios[plan.scenario % c.scenarios.len()];
@@ -732,22 +720,7 @@ pub fn check(plan: Plan) -> Result<(), TestCaseError> {
 fn finish(mut v: Victim) -> Result<(), TestCaseError> {
     let _ = v.engine.board().view();
     let heads = v.engine.board_mut().heads();
-    let saved = v.engine.board_mut().doc_mut().save();
-    let reloaded = AutoCommit::load(&saved);
-    match reloaded {
-        Ok(mut reloaded) => {
-            if STRICT_RELOAD.with(|s| s.get()) {
-                prop_assert_eq!(reloaded.get_heads(), heads.clone());
-            } else if reloaded.get_heads() != heads {
-                corpus::reloaded_differently("sync_receive", &heads, &mut reloaded)?;
-            }
-        }
-        Err(e) => {
-            let doc = v.engine.board_mut().doc_mut();
-            corpus::unloadable_save("sync_receive", &format!("{e:?}"), doc);
-            return Ok(());
-        }
-    }
+    corpus::saves_and_reloads(v.engine.board_mut().doc_mut())?;
     let _ = v.engine.handle(Event::Disconnected(PEER.into()), v.now);
     let mut fresh = corpus::board(20);
     fresh.set_title("honest").unwrap();

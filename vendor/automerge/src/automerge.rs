@@ -28,6 +28,8 @@ use crate::types::{
 use crate::{hydrate, ScalarValue};
 use crate::{AutomergeError, Change, Cursor, ObjType, Prop, ReadDoc};
 
+// Meshboard vendor patch: changes are checked before they are applied
+mod check_change;
 pub(crate) mod current_state;
 pub(crate) mod diff;
 
@@ -785,16 +787,26 @@ impl Automerge {
         // the final state after all the changes have been applied. We can only do this for an
         // empty document right now, once we have logic to produce the diffs between arbitrary
         // states of the OpSet we can make this cleaner.
+        //
+        // Meshboard vendor patch: on an error, the changes that the ones applied so far made
+        // causally ready are still applied (upstream returned early and left them queued although
+        // their dependencies were present, so `save()` wrote them out as orphans and the saved
+        // document loaded with other heads). A queued change that fails its checks is dropped.
+        let mut result = Ok(());
         for c in changes {
             if !self.history_index.contains_key(&c.hash()) {
                 if self.duplicate_seq(&c) {
-                    return Err(AutomergeError::DuplicateSeqNumber(
+                    result = Err(AutomergeError::DuplicateSeqNumber(
                         c.seq(),
                         c.actor_id().clone(),
                     ));
+                    break;
                 }
                 if self.is_causally_ready(&c) {
-                    self.apply_change(c, patch_log)?;
+                    if let Err(e) = self.apply_change(c, patch_log) {
+                        result = Err(e);
+                        break;
+                    }
                 } else {
                     self.queue.push(c);
                 }
@@ -802,10 +814,14 @@ impl Automerge {
         }
         while let Some(c) = self.pop_next_causally_ready_change() {
             if !self.history_index.contains_key(&c.hash()) {
-                self.apply_change(c, patch_log)?;
+                if let Err(e) = self.apply_change(c, patch_log) {
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
             }
         }
-        Ok(())
+        result
     }
 
     fn apply_change(
@@ -813,6 +829,10 @@ impl Automerge {
         change: Change,
         patch_log: &mut PatchLog,
     ) -> Result<(), AutomergeError> {
+        // Meshboard vendor patch: a change is checked before any of it is applied (upstream
+        // panicked on several kinds of malformed changes, or applied them and then wrote a
+        // document its own `load` refused).
+        self.check_change(&change)?;
         let ops = self.import_ops(&change);
         self.update_history(change, ops.len());
         for (obj, op, pred) in ops {

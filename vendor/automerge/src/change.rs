@@ -156,6 +156,9 @@ pub enum LoadError {
     LeftoverData,
     #[error("wrong chunk type")]
     WrongChunkType,
+    /// Meshboard vendor patch
+    #[error("bad checksum")]
+    BadChecksum,
 }
 
 impl<'a> TryFrom<&'a [u8]> for Change {
@@ -166,6 +169,12 @@ impl<'a> TryFrom<&'a [u8]> for Change {
         let (remaining, chunk) = Chunk::parse(input).map_err(|e| LoadError::Parse(Box::new(e)))?;
         if !remaining.is_empty() {
             return Err(LoadError::LeftoverData);
+        }
+        // Meshboard vendor patch: upstream took a change whose checksum does not match, kept it
+        // queued when its deps were missing, and `save()` wrote it out into a document that its
+        // own `load` refused
+        if !chunk.checksum_valid() {
+            return Err(LoadError::BadChecksum);
         }
         match chunk {
             Chunk::Change(c) => Self::new_from_unverified(c.into_owned(), None)

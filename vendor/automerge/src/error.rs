@@ -57,6 +57,9 @@ pub enum AutomergeError {
     NotAnObject,
     #[error(transparent)]
     HydrateError(#[from] HydrateError),
+    /// Meshboard vendor patch: a change refused before any of it was applied.
+    #[error("invalid change {hash}: {why}")]
+    InvalidChange { hash: ChangeHash, why: String },
 }
 
 impl PartialEq for AutomergeError {

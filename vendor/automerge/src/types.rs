@@ -217,6 +217,34 @@ impl OpType {
     /// The index into the action array as specified in [1]
     ///
     /// [1]: https://alexjg.github.io/automerge-storage-docs/#action-array
+    /// Meshboard vendor patch: whether an op read as (action, value, mark name, expand) is what
+    /// `save()` writes for this `OpType` (which drops what its action does not use). When it is
+    /// not, a document loaded with the op saves as another document, with other change hashes.
+    pub(crate) fn saves_as(
+        &self,
+        action: u64,
+        value: &ScalarValue,
+        mark_name: Option<&smol_str::SmolStr>,
+        expand: bool,
+    ) -> bool {
+        let (saved_value, saved_name, saved_expand) = match self {
+            Self::Make(..) | Self::Delete => (&ScalarValue::Null, None, false),
+            Self::MarkEnd(e) => (&ScalarValue::Null, None, *e),
+            Self::Put(v) => (v, None, false),
+            Self::Increment(i) => {
+                return action == 5
+                    && *value == ScalarValue::Int(*i)
+                    && mark_name.is_none()
+                    && !expand
+            }
+            Self::MarkBegin(e, MarkData { name, value }) => (value, Some(name), *e),
+        };
+        action == self.action_index()
+            && value == saved_value
+            && mark_name == saved_name
+            && expand == saved_expand
+    }
+
     pub(crate) fn action_index(&self) -> u64 {
         match self {
             Self::Make(ObjType::Map) => 0,
@@ -509,6 +537,11 @@ pub(crate) struct OpId(u32, u32);
 impl OpId {
     pub(crate) fn new(counter: u64, actor: usize) -> Self {
         Self(counter.try_into().unwrap(), actor.try_into().unwrap())
+    }
+
+    /// Meshboard vendor patch: for decoders of untrusted bytes, `None` where `new` would panic.
+    pub(crate) fn try_new(counter: u64, actor: u64) -> Option<Self> {
+        Some(Self(counter.try_into().ok()?, actor.try_into().ok()?))
     }
 
     #[inline]

@@ -169,10 +169,10 @@ impl<'a> KeyIter<'a> {
             (Some(None) | None, Some(Some(0)), Some(None) | None) => {
                 Ok(Some(Key::Elem(ElemId(OpId::new(0, 0)))))
             }
-            (Some(Some(actor)), Some(Some(ctr)), Some(None) | None) => match ctr.try_into() {
-                //Ok(ctr) => Some(Ok(Key::Elem(ElemId(OpId(ctr, actor as usize))))),
-                Ok(ctr) => Ok(Some(Key::Elem(ElemId(OpId::new(ctr, actor as usize))))),
-                Err(_) => Err(DecodeColumnError::invalid_value(
+            // Meshboard vendor patch: a counter or actor index beyond u32 is an error, not a panic
+            (Some(Some(actor)), Some(Some(ctr)), Some(None) | None) => match u64::try_from(ctr).ok().and_then(|c| OpId::try_new(c, actor)) {
+                Some(id) => Ok(Some(Key::Elem(ElemId(id)))),
+                None => Err(DecodeColumnError::invalid_value(
                     "counter",
                     "negative value for counter",
                 )),

@@ -133,7 +133,11 @@ impl<'a> ObjIdIter<'a> {
             .map_err(|e| DecodeColumnError::decode_raw("counter", e))?;
         match (actor, counter) {
             (None | Some(None), None | Some(None)) => Ok(Some(ObjId::root())),
-            (Some(Some(a)), Some(Some(c))) => Ok(Some(ObjId(OpId::new(c, a as usize)))),
+            // Meshboard vendor patch: a counter or actor index beyond u32 is an error, not a panic
+            (Some(Some(a)), Some(Some(c))) => match OpId::try_new(c, a) {
+                Some(id) => Ok(Some(ObjId(id))),
+                None => Err(DecodeColumnError::invalid_value("object", "counter or actor out of range")),
+            },
             (_, Some(Some(0))) => Ok(Some(ObjId::root())),
             (Some(None) | None, _) => Err(DecodeColumnError::unexpected_null("actor")),
             (_, Some(None) | None) => Err(DecodeColumnError::unexpected_null("counter")),

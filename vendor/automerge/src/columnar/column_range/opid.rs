@@ -104,9 +104,10 @@ impl<'a> OpIdIter<'a> {
             .transpose()
             .map_err(|e| DecodeColumnError::decode_raw("counter", e))?;
         match (actor, counter) {
-            (Some(Some(a)), Some(Some(c))) => match u32::try_from(c) {
-                Ok(c) => Ok(Some(OpId::new(c as u64, a as usize))),
-                Err(_) => Err(DecodeColumnError::invalid_value(
+            // Meshboard vendor patch: an actor index beyond u32 is an error, not a panic
+            (Some(Some(a)), Some(Some(c))) => match u64::try_from(c).ok().and_then(|c| OpId::try_new(c, a)) {
+                Some(id) => Ok(Some(id)),
+                None => Err(DecodeColumnError::invalid_value(
                     "counter",
                     "negative or large value encountered",
                 )),

@@ -207,9 +207,10 @@ impl<'a> OpIdListIter<'a> {
                 .transpose()
                 .map_err(|e| DecodeColumnError::decode_raw("counter", e))?;
             match (actor, counter) {
-                (Some(Some(a)), Some(Some(ctr))) => match ctr.try_into() {
-                    Ok(ctr) => p.push(OpId::new(ctr, a as usize)),
-                    Err(_e) => {
+                // Meshboard vendor patch: a counter or actor index beyond u32 is an error
+                (Some(Some(a)), Some(Some(ctr))) => match u64::try_from(ctr).ok().and_then(|c| OpId::try_new(c, a)) {
+                    Some(id) => p.push(id),
+                    None => {
                         return Err(DecodeColumnError::invalid_value(
                             "counter",
                             "negative value for counter",

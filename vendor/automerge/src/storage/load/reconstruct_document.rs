@@ -27,6 +27,9 @@ pub(crate) enum Error {
     SuccOutOfOrder,
     #[error(transparent)]
     InvalidOp(#[from] crate::error::InvalidOpType),
+    /// Meshboard vendor patch
+    #[error("an operation holds data its action does not use")]
+    NotAsSaved,
 }
 
 pub(crate) struct MismatchedHeads {
@@ -258,7 +261,18 @@ fn import_op(osd: &mut OpSetData, op: DocOp) -> Result<(OpBuilder, OpIds), Error
             return Err(Error::MissingActor);
         }
     }
-    let action = OpType::from_action_and_value(op.action, op.value, op.mark_name, op.expand);
+    // Meshboard vendor patch: `from_action_and_value` panics on what this does not accept, and
+    // drops what the action does not use (then `save()` would write another document)
+    OpType::validate_action_and_value(op.action, &op.value)?;
+    let action = OpType::from_action_and_value(
+        op.action,
+        op.value.clone(),
+        op.mark_name.clone(),
+        op.expand,
+    );
+    if !action.saves_as(op.action, &op.value, op.mark_name.as_ref(), op.expand) {
+        return Err(Error::NotAsSaved);
+    }
     let succ = osd.try_sorted_opids(op.succ).ok_or(Error::SuccOutOfOrder)?;
     Ok((
         OpBuilder {
