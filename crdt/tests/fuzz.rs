@@ -233,6 +233,75 @@ fn regression_a_sequence_gap_is_refused() {
     doc.doc_mut().apply_changes([change_with_seq(1)]).unwrap();
 }
 
+/// A second change of one actor whose op counters start again at 1, as if it had not seen its
+/// own first change (a field edit, checksum recomputed): op ids repeat. automerge 0.6.1 as
+/// published applied it; the vendored one refuses it.
+#[test]
+fn regression_op_counters_that_overlap_the_actors_previous_change_are_refused() {
+    use crdt::automerge::transaction::Transactable;
+    use crdt::automerge::{AutoCommit, ROOT};
+    let mut a = AutoCommit::new().with_actor(corpus::actor(7));
+    a.put(ROOT, "x", 1).unwrap();
+    a.commit();
+    let first = a.get_last_local_change().unwrap().clone();
+    a.put(ROOT, "y", 2).unwrap();
+    a.commit();
+    let mut bytes = a.get_last_local_change().unwrap().raw_bytes().to_vec();
+    // body: 1 dep (32 bytes), actor length 16, the actor, the sequence number 2, start op 2
+    let at = bytes
+        .windows(17)
+        .position(|w| w == [[16u8].as_slice(), &[7; 16]].concat())
+        .unwrap()
+        + 17;
+    assert_eq!(bytes[at..at + 2], [2, 2]);
+    bytes[at + 1] = 1;
+    let second = crdt::automerge::Change::from_bytes(corpus::fix_chunks(&bytes)).unwrap();
+    assert_eq!(second.start_op().get(), 1);
+    let mut doc = AutoCommit::new();
+    doc.apply_changes([first]).unwrap();
+    let heads = doc.get_heads();
+    assert!(doc.apply_changes([second]).is_err());
+    assert_eq!(doc.get_heads(), heads);
+}
+
+/// A merge change with its two dependencies listed in descending order (swapped, checksum
+/// recomputed): the same history, but not how automerge writes a change. automerge 0.6.1 applied
+/// it under its hash, `save()` wrote the dependencies sorted, and the save loaded with
+/// "mismatching heads". The vendored automerge encodes each change again from its ops and refuses
+/// one that comes out with another hash.
+#[test]
+fn regression_a_change_not_in_canonical_form_is_refused() {
+    let mut doc = two_heads_board();
+    let heads = doc.heads();
+    let mut merge = corpus::board(42);
+    merge
+        .doc_mut()
+        .apply_changes(doc.doc_mut().get_changes(&[]).into_iter().cloned())
+        .unwrap();
+    merge.set_title("merged").unwrap();
+    merge.commit(2);
+    let mut bytes = merge
+        .doc_mut()
+        .get_last_local_change()
+        .unwrap()
+        .raw_bytes()
+        .to_vec();
+    let (lo, hi) = (heads[0].0, heads[1].0);
+    let at = bytes
+        .windows(64)
+        .position(|w| w == [lo, hi].concat())
+        .unwrap();
+    bytes[at..at + 64].copy_from_slice(&[hi, lo].concat());
+    let swapped = crdt::automerge::Change::from_bytes(corpus::fix_chunks(&bytes)).unwrap();
+    assert_eq!(swapped.deps(), [heads[1], heads[0]]);
+    let err = doc.doc_mut().apply_changes([swapped]).unwrap_err();
+    assert!(
+        err.to_string().contains("not in the form save() writes"),
+        "{err}"
+    );
+    assert_eq!(doc.heads(), heads);
+}
+
 /// A change whose checksum does not match passed `Change::from_bytes`, so a Changes frame could
 /// plant it: the victim applied it and forwarded it, and honest peers (whose loaders and sync
 /// guard check checksums) then dropped the victim on every connection. The engine now checks the
@@ -391,6 +460,54 @@ fn regression_a_refused_push_leaves_no_ready_change_queued() {
             },
         ],
         resume: false,
+    };
+    sync::check(plan).unwrap();
+}
+
+/// A peer sent changes in the victim's own actor's name whose dependencies the victim lacks
+/// (automerge queues those), then the victim edited: its own change took sequence number 1 while
+/// the forged seq-1 change stayed queued, and `save()` wrote both ("duplicate seq" on load). Found
+/// by sync_receive (two sync messages from another session with the same actor id); the
+/// vendored automerge drops a queued change once its sequence number is used.
+#[test]
+fn regression_a_queued_change_in_our_name_is_dropped_when_we_use_its_number() {
+    use crdt::automerge::transaction::Transactable;
+    use crdt::automerge::{AutoCommit, ROOT};
+    let mut p = AutoCommit::new().with_actor(corpus::actor(1));
+    p.put(ROOT, "p", 1).unwrap();
+    p.commit();
+    let mut forged = p.fork().with_actor(corpus::actor(9));
+    forged.put(ROOT, "forged", 1).unwrap();
+    forged.commit();
+    let forged = forged.get_last_local_change().unwrap().clone();
+    let mut victim = AutoCommit::new().with_actor(corpus::actor(9));
+    victim.apply_changes([forged]).unwrap();
+    assert_eq!(victim.get_missing_deps(&[]).len(), 1, "queued");
+    victim.put(ROOT, "mine", 1).unwrap();
+    victim.commit();
+    let heads = victim.get_heads();
+    let mut again = AutoCommit::load(&victim.save()).unwrap();
+    assert_eq!(again.get_heads(), heads);
+    // the same through the engine, as the fuzz target found it
+
+    let inj = |index: usize| sync::Injection::Framed {
+        kind: 2,
+        payload: sync::PayloadPlan::Sync {
+            base: 0,
+            edits: vec![sync::SyncEdit::Changes(vec![sync::ChangePlan {
+                index,
+                mutations: vec![],
+                fix: false,
+            }])],
+        },
+        split: None,
+        header_edit: None,
+    };
+    let plan = sync::Plan {
+        scenario: 3981450111998324778,
+        cut: 8811909634412193061,
+        injections: vec![inj(11666742151309833578), inj(4488000126170048451)],
+        resume: true,
     };
     sync::check(plan).unwrap();
 }

@@ -497,7 +497,21 @@ pub fn saves_and_reloads(doc: &mut AutoCommit) -> Result<(), proptest::test_runn
     let saved = doc.save();
     match AutoCommit::load(&saved) {
         Ok(mut again) => proptest::prop_assert_eq!(again.get_heads(), heads),
-        Err(e) => proptest::prop_assert!(false, "own save does not load: {:?}", e),
+        Err(e) => {
+            let history: Vec<String> = doc
+                .get_changes(&[])
+                .iter()
+                .map(|c| format!("{} seq {} {}", c.actor_id(), c.seq(), c.hash()))
+                .collect();
+            let missing = doc.get_missing_deps(&[]);
+            proptest::prop_assert!(
+                false,
+                "own save does not load: {:?}; history {:?}; missing deps {:?}",
+                e,
+                history,
+                missing
+            )
+        }
     }
     Ok(())
 }

@@ -791,7 +791,8 @@ impl Automerge {
         // Meshboard vendor patch: on an error, the changes that the ones applied so far made
         // causally ready are still applied (upstream returned early and left them queued although
         // their dependencies were present, so `save()` wrote them out as orphans and the saved
-        // document loaded with other heads). A queued change that fails its checks is dropped.
+        // document loaded with other heads). A queued change that fails its checks is dropped
+        // (and `update_history` drops one whose sequence number is taken).
         let mut result = Ok(());
         for c in changes {
             if !self.history_index.contains_key(&c.hash()) {
@@ -1118,10 +1119,18 @@ impl Automerge {
         let history_index = self.history.len();
 
         let actor_index = self.ops.osd.actors.cache(change.actor_id().clone());
-        self.states
-            .entry(actor_index)
-            .or_default()
-            .push(history_index);
+        let actor_changes = self.states.entry(actor_index).or_default();
+        actor_changes.push(history_index);
+        // Meshboard vendor patch: a queued change (waiting for its dependencies) with a sequence
+        // number its actor has now used can never apply, and `save()` would write it out next to
+        // this one: a document `load` refuses ("duplicate seq"). This change may be remote or
+        // local (a peer can queue changes in our own actor's name).
+        if !self.queue.is_empty() {
+            let used = actor_changes.len() as u64;
+            let actor = change.actor_id();
+            self.queue
+                .retain(|q| q.seq() > used || q.actor_id() != actor);
+        }
 
         self.history_index.insert(change.hash(), history_index);
         self.change_graph

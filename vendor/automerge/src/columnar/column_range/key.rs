@@ -170,7 +170,10 @@ impl<'a> KeyIter<'a> {
                 Ok(Some(Key::Elem(ElemId(OpId::new(0, 0)))))
             }
             // Meshboard vendor patch: a counter or actor index beyond u32 is an error, not a panic
-            (Some(Some(actor)), Some(Some(ctr)), Some(None) | None) => match u64::try_from(ctr).ok().and_then(|c| OpId::try_new(c, actor)) {
+            (Some(Some(actor)), Some(Some(ctr)), Some(None) | None) => match u64::try_from(ctr)
+                .ok()
+                .and_then(|c| OpId::try_new(c, actor))
+            {
                 Some(id) => Ok(Some(Key::Elem(ElemId(id)))),
                 None => Err(DecodeColumnError::invalid_value(
                     "counter",

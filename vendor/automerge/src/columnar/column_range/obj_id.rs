@@ -136,7 +136,10 @@ impl<'a> ObjIdIter<'a> {
             // Meshboard vendor patch: a counter or actor index beyond u32 is an error, not a panic
             (Some(Some(a)), Some(Some(c))) => match OpId::try_new(c, a) {
                 Some(id) => Ok(Some(ObjId(id))),
-                None => Err(DecodeColumnError::invalid_value("object", "counter or actor out of range")),
+                None => Err(DecodeColumnError::invalid_value(
+                    "object",
+                    "counter or actor out of range",
+                )),
             },
             (_, Some(Some(0))) => Ok(Some(ObjId::root())),
             (Some(None) | None, _) => Err(DecodeColumnError::unexpected_null("actor")),

@@ -105,13 +105,15 @@ impl<'a> OpIdIter<'a> {
             .map_err(|e| DecodeColumnError::decode_raw("counter", e))?;
         match (actor, counter) {
             // Meshboard vendor patch: an actor index beyond u32 is an error, not a panic
-            (Some(Some(a)), Some(Some(c))) => match u64::try_from(c).ok().and_then(|c| OpId::try_new(c, a)) {
-                Some(id) => Ok(Some(id)),
-                None => Err(DecodeColumnError::invalid_value(
-                    "counter",
-                    "negative or large value encountered",
-                )),
-            },
+            (Some(Some(a)), Some(Some(c))) => {
+                match u64::try_from(c).ok().and_then(|c| OpId::try_new(c, a)) {
+                    Some(id) => Ok(Some(id)),
+                    None => Err(DecodeColumnError::invalid_value(
+                        "counter",
+                        "negative or large value encountered",
+                    )),
+                }
+            }
             (Some(None), _) => Err(DecodeColumnError::unexpected_null("actor")),
             (_, Some(None)) => Err(DecodeColumnError::unexpected_null("actor")),
             (Some(_), None) => Err(DecodeColumnError::unexpected_null("ctr")),

@@ -208,15 +208,17 @@ impl<'a> OpIdListIter<'a> {
                 .map_err(|e| DecodeColumnError::decode_raw("counter", e))?;
             match (actor, counter) {
                 // Meshboard vendor patch: a counter or actor index beyond u32 is an error
-                (Some(Some(a)), Some(Some(ctr))) => match u64::try_from(ctr).ok().and_then(|c| OpId::try_new(c, a)) {
-                    Some(id) => p.push(id),
-                    None => {
-                        return Err(DecodeColumnError::invalid_value(
-                            "counter",
-                            "negative value for counter",
-                        ))
+                (Some(Some(a)), Some(Some(ctr))) => {
+                    match u64::try_from(ctr).ok().and_then(|c| OpId::try_new(c, a)) {
+                        Some(id) => p.push(id),
+                        None => {
+                            return Err(DecodeColumnError::invalid_value(
+                                "counter",
+                                "negative value for counter",
+                            ))
+                        }
                     }
-                },
+                }
                 (Some(None) | None, _) => return Err(DecodeColumnError::unexpected_null("actor")),
                 (_, Some(None) | None) => {
                     return Err(DecodeColumnError::unexpected_null("counter"))

@@ -264,12 +264,8 @@ fn import_op(osd: &mut OpSetData, op: DocOp) -> Result<(OpBuilder, OpIds), Error
     // Meshboard vendor patch: `from_action_and_value` panics on what this does not accept, and
     // drops what the action does not use (then `save()` would write another document)
     OpType::validate_action_and_value(op.action, &op.value)?;
-    let action = OpType::from_action_and_value(
-        op.action,
-        op.value.clone(),
-        op.mark_name.clone(),
-        op.expand,
-    );
+    let action =
+        OpType::from_action_and_value(op.action, op.value.clone(), op.mark_name.clone(), op.expand);
     if !action.saves_as(op.action, &op.value, op.mark_name.as_ref(), op.expand) {
         return Err(Error::NotAsSaved);
     }
