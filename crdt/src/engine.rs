@@ -93,6 +93,11 @@ pub struct Config {
     pub max_message: usize,
     /// How many chunked messages from one peer may be incomplete at once.
     pub max_partials: usize,
+    /// Bytes of received changes that may wait for missing dependencies (Automerge queues them
+    /// until the dependencies arrive). Past this, the queue is cleared (sync fetches those
+    /// changes again once their dependencies are there) and the peer whose message passed it is
+    /// dropped.
+    pub max_queued: usize,
     /// Local edits within this window after a send are held and sent together.
     pub coalesce_ms: u64,
     /// Data frames not acknowledged within this time restart the session (doubled after each
@@ -110,6 +115,7 @@ impl Default for Config {
             max_frame: 16 * 1024,
             max_message: 64 * 1024 * 1024,
             max_partials: 4,
+            max_queued: 32 * 1024 * 1024,
             coalesce_ms: 30,
             ack_timeout_ms: 5_000,
             max_backoff_ms: 60_000,
@@ -562,12 +568,17 @@ impl Engine {
         };
         let epoch = f.header.epoch;
         let before = self.board.heads();
-        if let Err(reason) = self.message(&id, kind, epoch, &message, cx) {
-            // Automerge may have applied the valid changes before the one it refused; and
-            // automerge 0.6.1 then returns before applying the queued changes they made ready,
-            // which `save()` would write out anyway: apply them now, so that what we hold and
-            // what we save agree (an empty batch only drains that queue).
-            let _ = self.board.doc_mut().apply_changes(std::iter::empty());
+        let mut outcome = self.message(&id, kind, epoch, &message, cx);
+        let (queued, queued_bytes) = self.board.doc().queued_changes();
+        if queued_bytes > self.config.max_queued {
+            self.board.doc_mut().clear_queued_changes();
+            outcome = outcome.and(Err(format!(
+                "{queued} changes ({queued_bytes} B) wait for dependencies nobody sent"
+            )));
+        }
+        if let Err(reason) = outcome {
+            // Automerge may have applied the valid changes before the one it refused (and the
+            // vendored automerge also the queued ones those made ready): peers hear of them.
             self.drop_peer(id.clone(), reason, cx);
             if self.board.heads() != before {
                 cx.changed();

@@ -302,6 +302,56 @@ fn regression_a_change_not_in_canonical_form_is_refused() {
     assert_eq!(doc.heads(), heads);
 }
 
+/// Found by sync_receive: a V2 sync message carrying a document (a real save with one bit
+/// flipped, checksum recomputed) whose changes decode with an op whose predecessor is not an op
+/// at that key. automerge 0.6.1 applied it; the op set keeps successors, not predecessors, so
+/// `save()` wrote the change without that predecessor and the save loaded with "mismatching
+/// heads". The vendored automerge checks predecessors before applying.
+#[test]
+fn regression_a_predecessor_that_is_not_there_is_refused() {
+    let plan = sync::Plan {
+        scenario: 897661148153532643,
+        cut: 5490144472242676982,
+        injections: vec![sync::Injection::Framed {
+            kind: 2,
+            payload: sync::PayloadPlan::Sync {
+                base: 0,
+                edits: vec![sync::SyncEdit::Doc(sync::ChangePlan {
+                    index: 15488847044415577204,
+                    mutations: vec![mutate::Mutation::FlipBit {
+                        at: 887681272477514655,
+                        bit: 24,
+                    }],
+                    fix: true,
+                })],
+            },
+            split: None,
+            header_edit: None,
+        }],
+        resume: false,
+    };
+    sync::check(plan).unwrap();
+}
+
+/// Found by document_load: a run length of i64::MIN in a column ("attempt to negate with
+/// overflow" in automerge's RLE decoder with overflow checks; on wasm32 a run length beyond
+/// `isize` wrapped instead). Now a decode error.
+#[test]
+fn regression_a_run_length_out_of_range_is_a_decode_error() {
+    let plan = load::Plan {
+        source: load::Source::Concat(vec![(
+            3919658301006204826,
+            vec![mutate::Mutation::Varint {
+                at: 46,
+                value: mutate::VarintValue::Signed(i64::MIN),
+            }],
+            true,
+        )]),
+        into: 0,
+    };
+    load::check(plan).unwrap();
+}
+
 /// A change whose checksum does not match passed `Change::from_bytes`, so a Changes frame could
 /// plant it: the victim applied it and forwarded it, and honest peers (whose loaders and sync
 /// guard check checksums) then dropped the victim on every connection. The engine now checks the

@@ -463,6 +463,16 @@ impl AutoCommit {
         self.doc.get_missing_deps(heads)
     }
 
+    /// Meshboard vendor patch: see [`Automerge::queued_changes`].
+    pub fn queued_changes(&self) -> (usize, usize) {
+        self.doc.queued_changes()
+    }
+
+    /// Meshboard vendor patch: see [`Automerge::clear_queued_changes`].
+    pub fn clear_queued_changes(&mut self) {
+        self.doc.clear_queued_changes()
+    }
+
     /// Get the last change made by this documents actor ID
     pub fn get_last_local_change(&mut self) -> Option<&Change> {
         self.ensure_transaction_closed();

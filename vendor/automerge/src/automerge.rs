@@ -835,11 +835,25 @@ impl Automerge {
         // document its own `load` refused).
         self.check_change(&change)?;
         let ops = self.import_ops(&change);
+        self.check_preds(&change, &ops)?;
         self.update_history(change, ops.len());
         for (obj, op, pred) in ops {
             self.insert_op(&obj, op, &pred, patch_log)?;
         }
         Ok(())
+    }
+
+    /// Meshboard vendor patch: the changes waiting for missing dependencies, as (how many, their
+    /// bytes). Peers can send such changes without limit; a caller bounds them with this.
+    pub fn queued_changes(&self) -> (usize, usize) {
+        let bytes = self.queue.iter().map(|c| c.raw_bytes().len()).sum();
+        (self.queue.len(), bytes)
+    }
+
+    /// Meshboard vendor patch: forget the changes waiting for missing dependencies (they are not
+    /// part of the document; sync fetches them again once their dependencies are there).
+    pub fn clear_queued_changes(&mut self) {
+        self.queue.clear();
     }
 
     fn is_causally_ready(&self, change: &Change) -> bool {

@@ -233,6 +233,17 @@ impl OpSetInternal {
         }
     }
 
+    /// Meshboard vendor patch: whether `insert_op` would find each of `pred` among the ops of
+    /// `obj` at `op`'s key, as it must for `save()` to write the op's change back unchanged (the
+    /// document format keeps successors, not predecessors). A dry run: nothing changes.
+    pub(crate) fn finds_preds(&mut self, obj: &ObjId, op: OpBuilder, pred: &OpIds) -> bool {
+        let len = self.osd.ops.len();
+        let idx = self.osd.push(*obj, op);
+        let found = self.find_op_without_patch_log(obj, idx.as_op(&self.osd), pred);
+        self.osd.ops.truncate(len);
+        found.succ.len() == pred.len()
+    }
+
     pub(crate) fn find_op_without_patch_log(
         &self,
         obj: &ObjId,

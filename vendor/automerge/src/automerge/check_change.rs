@@ -12,8 +12,9 @@ use std::collections::HashMap;
 
 use crate::columnar::Key as EncodedKey;
 use crate::convert;
+use crate::op_set::OpBuilder;
 use crate::storage::{self, AsChangeOp, ChangeOp};
-use crate::types::{ActorId, MarkData, ObjId, ObjType, OpId, OpType, ScalarValue};
+use crate::types::{ActorId, Key, MarkData, ObjId, ObjType, OpId, OpIds, OpType, ScalarValue};
 use crate::{Automerge, AutomergeError, Change};
 
 impl Automerge {
@@ -119,6 +120,53 @@ impl Automerge {
             Ok(again) if again.hash() == change.hash() => Ok(()),
             _ => reject("not in the form save() writes"),
         }
+    }
+}
+
+impl Automerge {
+    /// Refuse a change (its ops as `import_ops` made them) unless every predecessor of every op is
+    /// an op of the same object at the same key that `insert_op` will find (an earlier op of the
+    /// change, or one of the document's, older by Lamport order); an insert has none and a
+    /// delete at least one. Otherwise the op set would drop the predecessor (it keeps successors
+    /// on the ops it finds) or the whole delete, and `save()` would write another change.
+    pub(super) fn check_preds(
+        &mut self,
+        change: &Change,
+        ops: &[(ObjId, OpBuilder, OpIds)],
+    ) -> Result<(), AutomergeError> {
+        let reject = |why: &str| {
+            Err(AutomergeError::InvalidChange {
+                hash: change.hash(),
+                why: why.to_string(),
+            })
+        };
+        // where the change's own ops go: (object, key)
+        let mut own: HashMap<OpId, (ObjId, Key)> = HashMap::new();
+        for (obj, op, pred) in ops {
+            let at = (*obj, op.elemid_or_key());
+            if op.insert && !pred.is_empty() {
+                return reject("an insert with predecessors");
+            }
+            if op.is_delete() && pred.is_empty() {
+                return reject("a delete of nothing");
+            }
+            let mut theirs = Vec::new();
+            for p in pred.iter() {
+                match own.get(p) {
+                    Some(place) if *place == at && p < &op.id => {}
+                    Some(_) => return reject("a predecessor elsewhere"),
+                    None => theirs.push(*p),
+                }
+            }
+            if !theirs.is_empty() {
+                let theirs = self.ops.osd.sorted_opids(theirs.into_iter());
+                if !self.ops.finds_preds(obj, op.clone(), &theirs) {
+                    return reject("a predecessor that is not there");
+                }
+            }
+            own.insert(op.id, at);
+        }
+        Ok(())
     }
 }
 

@@ -20,6 +20,11 @@ impl<'a> IntoIterator for &'a OpIds {
 }
 
 impl OpIds {
+    /// Meshboard vendor patch
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub(crate) fn overwrites(&self, other: &OpId) -> bool {
         self.iter().any(|i| i == other)
     }
@@ -75,7 +80,7 @@ impl OpIds {
         }
     }
 
-    #[cfg(test)]
+    // Meshboard vendor patch: not only in tests
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

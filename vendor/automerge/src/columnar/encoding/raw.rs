@@ -20,6 +20,9 @@ pub(crate) enum Error {
     TryingToReadPastEnd,
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Meshboard vendor patch
+    #[error("run length out of range")]
+    RunTooLong,
 }
 
 impl<'a> RawDecoder<'a> {

@@ -183,19 +183,24 @@ impl<'a, T> RleDecoder<'a, T> {
             match self.decoder.read::<i64>()? {
                 count if count > 0 => {
                     // normal run
-                    self.count = count as isize;
+                    // Meshboard vendor patch: `as` wraps on 32-bit targets (wasm32)
+                    self.count = isize::try_from(count).map_err(|_| raw::Error::RunTooLong)?;
                     self.last_value = Some(self.decoder.read()?);
                     self.literal = false;
                 }
                 count if count < 0 => {
                     // literal run
-                    self.count = count.abs() as isize;
+                    // Meshboard vendor patch: i64::MIN has no absolute value (overflow)
+                    self.count = isize::try_from(count.unsigned_abs())
+                        .map_err(|_| raw::Error::RunTooLong)?;
                     self.literal = true;
                 }
                 _ => {
                     // null run
-                    // FIXME(jeffa5): handle usize > i64 here somehow
-                    self.count = self.decoder.read::<usize>()? as isize;
+                    // Meshboard vendor patch: a count beyond isize is an error, not a
+                    // negative count
+                    self.count = isize::try_from(self.decoder.read::<usize>()?)
+                        .map_err(|_| raw::Error::RunTooLong)?;
                     self.last_value = None;
                     self.literal = false;
                 }
