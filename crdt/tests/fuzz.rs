@@ -352,6 +352,49 @@ fn regression_a_run_length_out_of_range_is_a_decode_error() {
     load::check(plan).unwrap();
 }
 
+/// Found by both targets: a change (a real one with a byte zeroed, checksum recomputed) whose op
+/// names an element by an actor that authored no change of the document. automerge 0.6.1
+/// applied it, and `save()` panicked ("no entry found for key", op_as_docop.rs:156: the document
+/// format indexes only the actors of changes). The vendored automerge checks that the element is
+/// there before applying.
+#[test]
+fn regression_an_element_that_is_not_there_is_refused() {
+    let load = load::Plan {
+        source: load::Source::Real {
+            index: 5108084911759305010,
+            mutations: vec![mutate::Mutation::SetByte {
+                at: 644492180292540718,
+                value: 0,
+            }],
+            fix: true,
+        },
+        into: 1264398780899488160,
+    };
+    load::check(load).unwrap();
+    let push = sync::Plan {
+        scenario: 6617169040461033159,
+        cut: 4068579660378088765,
+        injections: vec![sync::Injection::Framed {
+            kind: 3,
+            payload: sync::PayloadPlan::Changes {
+                heads: sync::Heads::Victim,
+                changes: vec![sync::ChangePlan {
+                    index: 14677244272838963713,
+                    mutations: vec![mutate::Mutation::SetByte {
+                        at: 16802487542160714884,
+                        value: 0,
+                    }],
+                    fix: true,
+                }],
+            },
+            split: None,
+            header_edit: None,
+        }],
+        resume: false,
+    };
+    sync::check(push).unwrap();
+}
+
 /// A change whose checksum does not match passed `Change::from_bytes`, so a Changes frame could
 /// plant it: the victim applied it and forwarded it, and honest peers (whose loaders and sync
 /// guard check checksums) then dropped the victim on every connection. The engine now checks the

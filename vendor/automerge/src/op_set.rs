@@ -11,7 +11,7 @@ use crate::op_tree::{
 };
 use crate::parents::Parents;
 use crate::patches::TextRepresentation;
-use crate::query::{ChangeVisibility, TreeQuery};
+use crate::query::{self, ChangeVisibility, TreeQuery};
 use crate::types::{
     self, ActorId, Export, Exportable, Key, ListEncoding, ObjId, ObjMeta, OpId, OpIds, OpType,
     Prop, TextEncoding,
@@ -233,15 +233,32 @@ impl OpSetInternal {
         }
     }
 
-    /// Meshboard vendor patch: whether `insert_op` would find each of `pred` among the ops of
-    /// `obj` at `op`'s key, as it must for `save()` to write the op's change back unchanged (the
-    /// document format keeps successors, not predecessors). A dry run: nothing changes.
-    pub(crate) fn finds_preds(&mut self, obj: &ObjId, op: OpBuilder, pred: &OpIds) -> bool {
+    /// Meshboard vendor patch: a dry run of `insert_op`'s search (nothing changes): whether the
+    /// element `op`'s sequence key names is in `obj` (if `elem`), and whether each of `pred` is
+    /// among the ops of `obj` at `op`'s key, as they must be for `save()` to write the op's
+    /// change back unchanged (the document format keeps successors, not predecessors, and names
+    /// only the actors of changes).
+    pub(crate) fn dry_run(&mut self, obj: &ObjId, op: OpBuilder, pred: &OpIds, elem: bool) -> bool {
+        let Some(tree) = self.trees.get(obj) else {
+            return false;
+        };
         let len = self.osd.ops.len();
         let idx = self.osd.push(*obj, op);
-        let found = self.find_op_without_patch_log(obj, idx.as_op(&self.osd), pred);
+        let op = idx.as_op(&self.osd);
+        let elem_found = !elem
+            || tree
+                .internal
+                .search(query::SimpleOpIdSearch::op(op), &self.osd)
+                .found();
+        let preds_found = pred.is_empty()
+            || tree
+                .internal
+                .find_op_without_patch_log(op, pred, &self.osd)
+                .succ
+                .len()
+                == pred.len();
         self.osd.ops.truncate(len);
-        found.succ.len() == pred.len()
+        elem_found && preds_found
     }
 
     pub(crate) fn find_op_without_patch_log(

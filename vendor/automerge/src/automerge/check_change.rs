@@ -124,11 +124,13 @@ impl Automerge {
 }
 
 impl Automerge {
-    /// Refuse a change (its ops as `import_ops` made them) unless every predecessor of every op is
-    /// an op of the same object at the same key that `insert_op` will find (an earlier op of the
-    /// change, or one of the document's, older by Lamport order); an insert has none and a
-    /// delete at least one. Otherwise the op set would drop the predecessor (it keeps successors
-    /// on the ops it finds) or the whole delete, and `save()` would write another change.
+    /// Refuse a change (its ops as `import_ops` made them) unless every element a sequence op
+    /// names is in its object, and every predecessor of every op is an op of the same object at
+    /// the same key that `insert_op` will find (an earlier op of the change, or one of the
+    /// document's, older by Lamport order); an insert has none and a delete at least one.
+    /// Otherwise the op set would drop the predecessor (it keeps successors on the ops it finds)
+    /// or the whole delete, `save()` would write another change, or name an actor it has no
+    /// index for (a panic).
     pub(super) fn check_preds(
         &mut self,
         change: &Change,
@@ -150,6 +152,16 @@ impl Automerge {
             if op.is_delete() && pred.is_empty() {
                 return reject("a delete of nothing");
             }
+            // the element a sequence op names: one this change inserted in this object, or
+            // one of the document's
+            let elem = match op.key {
+                Key::Seq(e) if !e.is_head() => match own.get(&e.0) {
+                    Some(place) if *place == (*obj, Key::Seq(e)) => false,
+                    Some(_) => return reject("an element elsewhere"),
+                    None => true,
+                },
+                _ => false,
+            };
             let mut theirs = Vec::new();
             for p in pred.iter() {
                 match own.get(p) {
@@ -158,10 +170,10 @@ impl Automerge {
                     None => theirs.push(*p),
                 }
             }
-            if !theirs.is_empty() {
+            if elem || !theirs.is_empty() {
                 let theirs = self.ops.osd.sorted_opids(theirs.into_iter());
-                if !self.ops.finds_preds(obj, op.clone(), &theirs) {
-                    return reject("a predecessor that is not there");
+                if !self.ops.dry_run(obj, op.clone(), &theirs, elem) {
+                    return reject("an element or a predecessor that is not there");
                 }
             }
             own.insert(op.id, at);

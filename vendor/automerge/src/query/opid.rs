@@ -182,6 +182,13 @@ impl<'a> SimpleOpIdSearch<'a> {
     }
 }
 
+impl SimpleOpIdSearch<'_> {
+    /// Meshboard vendor patch: whether the element was found (always, for the head).
+    pub(crate) fn found(&self) -> bool {
+        self.found
+    }
+}
+
 impl<'a> TreeQuery<'a> for SimpleOpIdSearch<'a> {
     fn query_node(&mut self, child: &OpTreeNode, index: &Index, _osd: &OpSetData) -> QueryResult {
         if self.found || index.ops.contains(&self.target) {
