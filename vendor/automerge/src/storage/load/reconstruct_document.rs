@@ -117,6 +117,12 @@ pub(crate) fn reconstruct_opset<'a>(
     text_encoding: TextEncoding,
 ) -> Result<ReconOpSet, Error> {
     let mut state = ReconstructionState::new(doc, text_encoding)?;
+    // Meshboard vendor patch: `save()` indexes only the actors of changes, and panicked on an op
+    // that names any other actor (as its id, object, element or successor)
+    let authors: std::collections::HashSet<usize> = doc
+        .iter_changes()
+        .filter_map(|c| c.ok().map(|c| c.actor))
+        .collect();
     let mut iter_ops = doc.iter_ops();
     let mut next = next_op(&mut iter_ops, &mut state.op_set)?;
     while let Some(NextDocOp {
@@ -127,6 +133,22 @@ pub(crate) fn reconstruct_opset<'a>(
         obj,
     }) = next
     {
+        let elem = match (key, op.key) {
+            (Key::Seq(a), Key::Seq(b)) => [a, b],
+            (Key::Seq(a), _) => [a, a],
+            (_, Key::Seq(b)) => [b, b],
+            _ => [ElemId::head(), ElemId::head()],
+        };
+        let named = std::iter::once(opid)
+            .chain((!obj.is_root()).then_some(*obj.opid()))
+            .chain(elem.into_iter().filter(|e| !e.is_head()).map(|e| e.0))
+            .chain(succ.iter().copied());
+        for id in named {
+            if !authors.contains(&id.actor()) {
+                return Err(Error::MissingActor);
+            }
+        }
+
         state.max_op = std::cmp::max(state.max_op, opid.counter());
 
         let idx = state.op_set.load(obj, op);
