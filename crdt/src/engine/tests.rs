@@ -778,6 +778,66 @@ fn changes_waiting_for_dependencies_are_bounded() {
     assert_eq!(a.board_mut().heads(), heads);
 }
 
+/// Inputs the fuzz targets found (crdt/tests/fuzz.rs has the whole list) that made automerge
+/// 0.6.1 as published panic or accept a change it then saved into an unloadable document. A panic
+/// in wasm aborts the tab: here, in wasm too, each only drops the peer that sent it.
+#[test]
+fn inputs_that_crashed_automerge_drop_the_peer() {
+    // a document with an op whose action is unknown (`unreachable!` while loading)
+    let hex = include_str!("../../tests/data/unknown-action.doc.hex").trim();
+    let doc: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let mut a = Engine::new(Board::new(actor(0)).unwrap());
+    let view = a.board().view();
+    let h = Header {
+        kind: FrameKind::Doc,
+        ..hostile_session(&mut a)
+    };
+    let push = DocPayload::encode(&[], &doc);
+    let effects = a.handle(Event::Frame("1".into(), frame::encode(&h, &push)), T0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::DropPeer { reason, .. } if reason.contains("document"))),
+        "{effects:?}"
+    );
+    assert_eq!(a.board().view(), view);
+
+    // the first change of an actor, numbered 5 (accepted, then `save()` did not load)
+    let mut other = Board::new(actor(1)).unwrap();
+    let heads = other.heads();
+    other.set_title("gap").unwrap();
+    other.commit(0);
+    let mut change = other
+        .doc_mut()
+        .get_last_local_change()
+        .unwrap()
+        .raw_bytes()
+        .to_vec();
+    // header: magic (4), checksum (4), type (1), length (1); body: 1 dep (1 + 32), actor (1 + 16)
+    let at = 10 + 33 + 17;
+    assert_eq!(change[at], 1, "the sequence number");
+    change[at] = 5;
+    let checksum = <sha2::Sha256 as sha2::Digest>::digest(&change[8..]);
+    change[4..8].copy_from_slice(&checksum[..4]);
+    let mut a = Engine::new(Board::new(actor(0)).unwrap());
+    assert_eq!(a.board_mut().heads(), heads);
+    let h = Header {
+        kind: FrameKind::Changes,
+        ..hostile_session(&mut a)
+    };
+    let push = Changes::encode(&heads, [&change[..]]);
+    let effects = a.handle(Event::Frame("1".into(), frame::encode(&h, &push)), T0);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::DropPeer { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(a.board_mut().heads(), heads);
+    let saved = a.board_mut().doc_mut().save();
+    assert!(automerge::AutoCommit::load(&saved).is_ok());
+}
+
 #[test]
 fn oversize_and_unknown_frames_drop_only_that_peer() {
     let mut net = Net::new(3);
