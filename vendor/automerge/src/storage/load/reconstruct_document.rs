@@ -119,10 +119,12 @@ pub(crate) fn reconstruct_opset<'a>(
     let mut state = ReconstructionState::new(doc, text_encoding)?;
     // Meshboard vendor patch: `save()` indexes only the actors of changes, and panicked on an op
     // that names any other actor (as its id, object, element or successor)
-    let authors: std::collections::HashSet<usize> = doc
-        .iter_changes()
-        .filter_map(|c| c.ok().map(|c| c.actor))
-        .collect();
+    let mut authors = vec![false; doc.actors().len()];
+    for change in doc.iter_changes().flatten() {
+        if let Some(a) = authors.get_mut(change.actor) {
+            *a = true;
+        }
+    }
     let mut iter_ops = doc.iter_ops();
     let mut next = next_op(&mut iter_ops, &mut state.op_set)?;
     while let Some(NextDocOp {
@@ -144,7 +146,7 @@ pub(crate) fn reconstruct_opset<'a>(
             .chain(elem.into_iter().filter(|e| !e.is_head()).map(|e| e.0))
             .chain(succ.iter().copied());
         for id in named {
-            if !authors.contains(&id.actor()) {
+            if !authors.get(id.actor()).copied().unwrap_or(false) {
                 return Err(Error::MissingActor);
             }
         }
