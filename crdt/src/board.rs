@@ -36,6 +36,18 @@ pub struct Board {
     doc: AutoCommit,
 }
 
+/// The heads of a new board: its genesis change.
+pub fn genesis_heads() -> Vec<ChangeHash> {
+    static GENESIS: std::sync::OnceLock<Vec<ChangeHash>> = std::sync::OnceLock::new();
+    GENESIS
+        .get_or_init(|| {
+            Board::new(ActorId::from([0u8; 16]))
+                .map(|mut b| b.heads())
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
 impl Board {
     /// A new, empty board whose local edits are made as `actor`.
     pub fn new(actor: ActorId) -> Result<Self, BoardError> {
@@ -72,6 +84,27 @@ impl Board {
         }
         self.doc
             .commit_with(CommitOptions::default().with_time(time))
+    }
+
+    /// Load saved bytes (a `save()` snapshot, incremental chunks, or both) into this board.
+    ///
+    /// A board that holds nothing but the genesis change and no pending edit loads them as a
+    /// whole document (an error if they are not one), which is much faster than applying a
+    /// snapshot's changes one by one: the result is the same as long as the document holds the
+    /// genesis. Otherwise the bytes are merged with `load_incremental`. The caller checks the
+    /// bytes first (`saved::verified`): `load_incremental` skips a damaged chunk silently.
+    pub fn load_saved(&mut self, bytes: &[u8]) -> Result<(), BoardError> {
+        let before = self.doc.get_heads();
+        if before == genesis_heads() && self.doc.pending_ops() == 0 {
+            let mut doc = AutoCommit::load(bytes)?;
+            if before.iter().all(|h| doc.get_change_by_hash(h).is_some()) {
+                doc.set_actor(self.doc.get_actor().clone());
+                self.doc = doc;
+                return Ok(());
+            }
+        }
+        self.doc.load_incremental(bytes)?;
+        Ok(())
     }
 
     /// Merge everything `other` has (used in tests and when two copies meet in one process).
@@ -322,6 +355,38 @@ mod tests {
 
     fn board(n: u8) -> Board {
         Board::new(ActorId::from([n; 16])).unwrap()
+    }
+
+    #[test]
+    fn saved_bytes_load_whole_into_a_new_board_and_merge_into_an_edited_one() {
+        let mut a = board(1);
+        a.set_title("saved").unwrap();
+        a.commit(1);
+        let saved = a.doc_mut().save();
+
+        let mut fresh = board(2);
+        assert_eq!(fresh.heads(), genesis_heads());
+        fresh.load_saved(&saved).unwrap();
+        assert_eq!(fresh.heads(), a.heads());
+        assert_eq!(
+            fresh.doc().get_actor(),
+            &ActorId::from([2; 16]),
+            "keeps its own actor"
+        );
+        assert_eq!(fresh.view(), a.view());
+
+        let mut edited = board(3);
+        let id = edited.add_widget(WidgetKind::Counter).unwrap();
+        edited.commit(2);
+        edited.load_saved(&saved).unwrap();
+        assert_eq!(edited.view().title, "saved");
+        assert!(
+            edited.view().widgets.iter().any(|w| w.id == id),
+            "merged, not replaced"
+        );
+
+        // a new board only takes a whole document
+        assert!(board(4).load_saved(b"not a document").is_err());
     }
 
     /// Two copies that have seen each other's changes.

@@ -36,8 +36,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::sync::{self, BloomFilter, Have, SyncDoc};
-use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+use automerge::{Change, ChangeHash};
 
 use crate::board::Board;
 use crate::chunk::{self, Limits, Reassembler};
@@ -255,9 +254,7 @@ impl Engine {
 
     pub fn with_config(board: Board, config: Config) -> Self {
         // Every board shares the same genesis change; a peer whose heads are just that has nothing.
-        let genesis = Board::new(ActorId::from([0u8; 16]))
-            .map(|mut b| b.heads())
-            .unwrap_or_default();
+        let genesis = crate::board::genesis_heads();
         Engine {
             board,
             config,
@@ -827,26 +824,9 @@ impl Engine {
     fn on_doc(&mut self, id: &PeerId, payload: &[u8], cx: &mut Cx) -> Result<(), String> {
         let pushed = DocPayload::decode(payload).map_err(|e| e.to_string())?;
         let before = self.board.heads();
-        let fresh =
-            (before.is_empty() || before == self.genesis) && self.board.doc().pending_ops() == 0;
-        let mut loaded = false;
-        if fresh {
-            // Loading is much faster than applying the changes one by one; the result is the
-            // same as long as the document holds everything we have.
-            let mut doc = AutoCommit::load(pushed.doc).map_err(|e| format!("bad document: {e}"))?;
-            if before.iter().all(|h| doc.get_change_by_hash(h).is_some()) {
-                let actor = self.board.doc().get_actor().clone();
-                doc.set_actor(actor);
-                *self.board.doc_mut() = doc;
-                loaded = true;
-            }
-        }
-        if !loaded {
-            self.board
-                .doc_mut()
-                .load_incremental(pushed.doc)
-                .map_err(|e| format!("bad document: {e}"))?;
-        }
+        self.board
+            .load_saved(pushed.doc)
+            .map_err(|e| format!("bad document: {e}"))?;
         if self.board.heads() != before {
             cx.changed();
             self.flush(Some(id), cx);

@@ -8,10 +8,18 @@ impl Session {
             Ok((store, chunks)) => {
                 let had_edits = self.persist.dirty;
                 let mut skipped = 0;
-                let doc = self.engine.board_mut().doc_mut();
+                let board = self.engine.board_mut();
                 for (key, bytes) in chunks {
                     let bytes = bytes.filter(|b| crdt::saved::verified(b));
-                    match bytes.map(|b| doc.load_incremental(&b).map(|_| b.len())) {
+                    // the first record, usually the compacted snapshot, loads as a whole document
+                    // (fast); a record that is not one is merged like the rest
+                    let load = |b: Vec<u8>| {
+                        board
+                            .load_saved(&b)
+                            .or_else(|_| board.doc_mut().load_incremental(&b).map(|_| ()))
+                            .map(|()| b.len())
+                    };
+                    match bytes.map(load) {
                         Some(Ok(len)) => {
                             self.persist.keys.push(key);
                             self.persist.bytes += len;
