@@ -48,16 +48,18 @@ pub enum FrameKind {
 }
 
 impl FrameKind {
+    /// Every kind, in wire order.
+    pub const ALL: [FrameKind; 6] = [
+        FrameKind::Hello,
+        FrameKind::Ack,
+        FrameKind::Sync,
+        FrameKind::Changes,
+        FrameKind::Doc,
+        FrameKind::Behind,
+    ];
+
     fn from_u8(b: u8) -> Option<Self> {
-        Some(match b {
-            1 => FrameKind::Hello,
-            2 => FrameKind::Ack,
-            3 => FrameKind::Sync,
-            4 => FrameKind::Changes,
-            5 => FrameKind::Doc,
-            6 => FrameKind::Behind,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| *k as u8 == b)
     }
 }
 
@@ -90,7 +92,9 @@ pub struct Frame<'a> {
     pub payload: &'a [u8],
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Append `v` as an unsigned LEB128 varint (the encoding of every number in a frame, and of
+/// Automerge's unsigned integers).
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;

@@ -15,14 +15,6 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-const KINDS: [FrameKind; 6] = [
-    FrameKind::Hello,
-    FrameKind::Ack,
-    FrameKind::Sync,
-    FrameKind::Changes,
-    FrameKind::Doc,
-    FrameKind::Behind,
-];
 const SLOTS: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -79,13 +71,13 @@ fn number() -> impl Strategy<Value = u64> {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        3 => (0..SLOTS, 0..KINDS.len(), 2u64..8, prop_oneof![0u64..64, 0u64..600, 0u64..3000])
+        3 => (0..SLOTS, 0..FrameKind::ALL.len(), 2u64..8, prop_oneof![0u64..64, 0u64..600, 0u64..3000])
             .prop_map(|(slot, kind, count, total)| Step::Start { slot, kind, count, total }),
         10 => (0..SLOTS, prop_oneof![0usize..32, 0usize..400])
             .prop_map(|(slot, len)| Step::Next { slot, len }),
         1 => (0..SLOTS, 0u8..5, number(), 0usize..400)
             .prop_map(|(slot, field, value, len)| Step::Tamper { slot, field, value, len }),
-        1 => (0..KINDS.len(), number(), number(), number(), number(), 0usize..400).prop_map(
+        1 => (0..FrameKind::ALL.len(), number(), number(), number(), number(), 0usize..400).prop_map(
             |(kind, message, index, count, total, len)| Step::Raw {
                 kind,
                 message,
@@ -167,7 +159,7 @@ pub fn check(plan: Plan) -> Result<(), TestCaseError> {
                 let id = generation << 3 | slot as u64;
                 let s = Sending {
                     id,
-                    kind: KINDS[kind],
+                    kind: FrameKind::ALL[kind],
                     count,
                     total,
                     next: 0,
@@ -202,7 +194,7 @@ pub fn check(plan: Plan) -> Result<(), TestCaseError> {
                         1 => info.index = value,
                         2 => info.count = value,
                         3 => info.total = value,
-                        _ => kind = KINDS[value as usize % KINDS.len()],
+                        _ => kind = FrameKind::ALL[value as usize % FrameKind::ALL.len()],
                     }
                     honest = false;
                     s.tainted = true;
@@ -236,7 +228,7 @@ pub fn check(plan: Plan) -> Result<(), TestCaseError> {
                     count,
                     total,
                 };
-                (KINDS[kind], info, fill(message, index, len), None)
+                (FrameKind::ALL[kind], info, fill(message, index, len), None)
             }
         };
         if honest.is_none() {

@@ -458,7 +458,7 @@ pub fn fix_chunks(bytes: &[u8]) -> Vec<u8> {
         let body_len = (len.min(usize::MAX as u64) as usize).min(rest.len() - body_start);
         let body = &rest[body_start..body_start + body_len];
         let mut typed = vec![kind];
-        crate::mutate::put_uleb(&mut typed, body_len as u64);
+        crdt::frame::put_varint(&mut typed, body_len as u64);
         typed.extend_from_slice(body);
         let checksum: [u8; 4] = if kind == 2 {
             // a compressed change's checksum is that of the uncompressed change: keep it

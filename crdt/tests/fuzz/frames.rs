@@ -8,15 +8,6 @@ use proptest::test_runner::TestCaseError;
 
 use crate::mutate::{self, Mutation};
 
-const KINDS: [FrameKind; 6] = [
-    FrameKind::Hello,
-    FrameKind::Ack,
-    FrameKind::Sync,
-    FrameKind::Changes,
-    FrameKind::Doc,
-    FrameKind::Behind,
-];
-
 #[derive(Debug, Clone)]
 pub enum Payload {
     Raw(Vec<u8>),
@@ -86,7 +77,7 @@ fn header() -> impl Strategy<Value = Header> {
             }
         });
     (
-        0..KINDS.len(),
+        0..FrameKind::ALL.len(),
         number(),
         number(),
         number(),
@@ -94,7 +85,7 @@ fn header() -> impl Strategy<Value = Header> {
         proptest::option::weighted(0.3, chunk),
     )
         .prop_map(|(kind, epoch, seq, ack_epoch, ack_count, chunk)| Header {
-            kind: KINDS[kind],
+            kind: FrameKind::ALL[kind],
             epoch,
             seq,
             ack_epoch,

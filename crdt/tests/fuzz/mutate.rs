@@ -2,6 +2,7 @@
 //! duplication, splicing from other inputs and LEB128 varint edits. Positions are taken modulo
 //! the input's length, so every mutation applies to every input.
 
+use crdt::frame::put_varint;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -97,18 +98,6 @@ pub enum VarintValue {
     Signed(i64),
 }
 
-pub fn put_uleb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn put_sleb(out: &mut Vec<u8>, mut v: i64) {
     loop {
         let byte = (v & 0x7f) as u8;
@@ -198,11 +187,13 @@ pub fn apply(bytes: &mut Vec<u8>, m: &Mutation, donors: &[&[u8]]) {
             let mut new = Vec::new();
             match value {
                 VarintValue::Interesting(i) => {
-                    put_uleb(&mut new, INTERESTING[i % INTERESTING.len()])
+                    put_varint(&mut new, INTERESTING[i % INTERESTING.len()])
                 }
-                VarintValue::Delta(d) => put_uleb(&mut new, old.wrapping_add_signed(i64::from(*d))),
+                VarintValue::Delta(d) => {
+                    put_varint(&mut new, old.wrapping_add_signed(i64::from(*d)))
+                }
                 VarintValue::Overlong(extra) => {
-                    put_uleb(&mut new, old);
+                    put_varint(&mut new, old);
                     if let Some(last) = new.last_mut() {
                         *last |= 0x80;
                     }

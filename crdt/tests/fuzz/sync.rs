@@ -21,15 +21,6 @@ use proptest::test_runner::TestCaseError;
 use crate::corpus::{self, corpus, Ev, Scenario, Two, EDITS, PEER, VICTIM};
 use crate::mutate::{self, Mutation};
 
-const KINDS: [FrameKind; 6] = [
-    FrameKind::Hello,
-    FrameKind::Ack,
-    FrameKind::Sync,
-    FrameKind::Changes,
-    FrameKind::Doc,
-    FrameKind::Behind,
-];
-
 #[derive(Debug, Clone)]
 pub enum Pick {
     /// The hash of a real change (an index into the corpus).
@@ -236,7 +227,7 @@ fn framed() -> impl Strategy<Value = Injection> {
         .prop_map(|(piece, tamper)| Split { piece, tamper });
     (
         prop::bool::weighted(0.15),
-        0..KINDS.len(),
+        0..FrameKind::ALL.len(),
         payload(),
         proptest::option::weighted(0.25, split),
         proptest::option::weighted(0.1, (0u8..4, prop_oneof![0u64..4, any::<u64>()])),
@@ -446,7 +437,7 @@ fn build_payload(p: &PayloadPlan, v: &mut Victim, s: &Scenario) -> Vec<u8> {
 /// `sync::Message::encode`, without its debug assertion that hashes are sorted: a hostile peer's
 /// need not be.
 pub fn encode_sync(m: &sync::Message) -> Vec<u8> {
-    let put = mutate::put_uleb;
+    let put = crdt::frame::put_varint;
     let hashes = |out: &mut Vec<u8>, h: &[ChangeHash]| {
         put(out, h.len() as u64);
         for h in h {
@@ -636,7 +627,7 @@ pub fn check(plan: Plan) -> Result<(), TestCaseError> {
             } => {
                 let payload = build_payload(payload, &mut v, s);
                 let mut header = Header {
-                    kind: KINDS[*kind],
+                    kind: FrameKind::ALL[*kind],
                     epoch: seq.epoch,
                     seq: seq.next,
                     ack_epoch: v.epoch,
