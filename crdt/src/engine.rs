@@ -238,7 +238,6 @@ enum Verdict {
 pub struct Engine {
     board: Board,
     config: Config,
-    genesis: Vec<ChangeHash>,
     peers: BTreeMap<PeerId, Peer>,
     last_epoch: u64,
     /// Local edits before this time are held (a burst is in progress).
@@ -253,12 +252,9 @@ impl Engine {
     }
 
     pub fn with_config(board: Board, config: Config) -> Self {
-        // Every board shares the same genesis change; a peer whose heads are just that has nothing.
-        let genesis = crate::board::genesis_heads();
         Engine {
             board,
             config,
-            genesis,
             peers: BTreeMap::new(),
             last_epoch: 0,
             hold_until: 0,
@@ -507,7 +503,8 @@ impl Engine {
     fn push(&mut self, id: &PeerId, base: &[ChangeHash], allow_doc: bool, cx: &mut Cx) {
         let ours = self.board.heads();
         if ours.as_slice() != base {
-            let has_nothing = base.is_empty() || base == self.genesis.as_slice();
+            // every board starts from the same genesis change: a peer with just that has nothing
+            let has_nothing = base.is_empty() || base == crate::board::genesis_heads().as_slice();
             let mut sent = Vec::new();
             let (kind, payload) = if allow_doc && has_nothing {
                 let doc = self.board.snapshot();
