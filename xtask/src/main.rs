@@ -39,10 +39,23 @@ enum Cmd {
     },
 }
 
-/// The workspace root (the parent of this crate).
+/// The workspace root (the parent of this crate). `cargo run` tells the running binary where its
+/// manifest is; the path baked in at compile time is only a fallback, because cargo reuses a build
+/// from another checkout that shares the target directory.
 pub fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Where cargo puts its builds: `CARGO_TARGET_DIR` if set (relative to the working directory, as
+/// cargo reads it), else `target/` in the root.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => std::path::absolute(&dir).unwrap_or_else(|_| PathBuf::from(dir)),
+        None => root().join("target"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -77,7 +90,7 @@ fn run(listen: &str) -> Result<()> {
     cmd::step("build the server (release)", || {
         cmd::run(cmd::cargo().args(["build", "--release", "-p", "signaling"]))
     })?;
-    let mut server = Command::new(root().join("target/release/signaling"));
+    let mut server = Command::new(target_dir().join("release/signaling"));
     server
         .arg("--listen")
         .arg(listen)

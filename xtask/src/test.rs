@@ -7,7 +7,7 @@ use anyhow::{ensure, Result};
 use clap::ValueEnum;
 
 use crate::cmd::{self, step};
-use crate::{root, setup};
+use crate::{root, setup, target_dir};
 
 /// The groups of checks, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -157,10 +157,7 @@ fn e2e(files: &[PathBuf]) -> Result<()> {
                 "--test-timeout=180000",
             ])
             .args(files)
-            .env(
-                "MESHBOARD_SERVER_BIN",
-                root().join("target/debug/signaling"),
-            )
+            .env("MESHBOARD_SERVER_BIN", target_dir().join("debug/signaling"))
             .env("MESHBOARD_DIST", root().join("dist"))
             .env("MESHBOARD_LARGE_BOARD", large_board()),
     )
@@ -168,5 +165,5 @@ fn e2e(files: &[PathBuf]) -> Result<()> {
 
 /// The automerge-paper trace replayed into a board, saved: the large-document e2e test's input.
 fn large_board() -> PathBuf {
-    root().join("target/e2e/automerge-paper.board")
+    target_dir().join("e2e/automerge-paper.board")
 }
