@@ -36,6 +36,19 @@ pub struct Board {
     doc: AutoCommit,
     /// The last snapshot made or loaded, with the heads it holds.
     snapshot: Option<(Vec<ChangeHash>, Vec<u8>)>,
+    /// The heads of what the caller's storage holds, as far as this board knows: everything
+    /// after them is still to be stored. `None`: storage holds nothing this board can build on
+    /// (new, or replaced by a loaded snapshot), so the next piece to store is the whole document.
+    stored: Option<Vec<ChangeHash>>,
+}
+
+/// Bytes for storage, from [`Board::unstored`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub bytes: Vec<u8>,
+    /// The whole document (it replaces the pieces stored before it), else the changes after the
+    /// pieces stored before it.
+    pub whole: bool,
 }
 
 /// The heads of a new board: its genesis change.
@@ -62,6 +75,7 @@ impl Board {
         Ok(Board {
             doc,
             snapshot: None,
+            stored: None,
         })
     }
 
@@ -99,14 +113,31 @@ impl Board {
     /// genesis. Otherwise the bytes are merged with `load_incremental`. The caller checks the
     /// bytes first (`saved::verified`): `load_incremental` skips a damaged chunk silently.
     pub fn load_saved(&mut self, bytes: &[u8]) -> Result<(), BoardError> {
+        self.load(bytes, false)
+    }
+
+    /// Load saved bytes of either kind: a snapshot as [`Board::load_saved`] does, anything else
+    /// (incremental changes, possibly before their dependencies) merged change by change. For
+    /// bytes the caller has checked (`saved::verified`): storage, other tabs.
+    pub fn load_any(&mut self, bytes: &[u8]) -> Result<(), BoardError> {
+        self.load(bytes, true)
+    }
+
+    fn load(&mut self, bytes: &[u8], any_kind: bool) -> Result<(), BoardError> {
         let before = self.doc.get_heads();
         if before == genesis_heads() && self.doc.pending_ops() == 0 {
-            let mut doc = AutoCommit::load(bytes)?;
-            if before.iter().all(|h| doc.get_change_by_hash(h).is_some()) {
-                doc.set_actor(self.doc.get_actor().clone());
-                self.snapshot = Some((doc.get_heads(), bytes.to_vec()));
-                self.doc = doc;
-                return Ok(());
+            match AutoCommit::load(bytes) {
+                Ok(mut doc) if before.iter().all(|h| doc.get_change_by_hash(h).is_some()) => {
+                    doc.set_actor(self.doc.get_actor().clone());
+                    self.snapshot = Some((doc.get_heads(), bytes.to_vec()));
+                    self.doc = doc;
+                    // what storage held is a prefix of these bytes: store them whole, as they came
+                    self.stored = None;
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(_) if any_kind => {}
+                Err(e) => return Err(e.into()),
             }
         }
         self.doc.load_incremental(bytes)?;
@@ -116,7 +147,7 @@ impl Board {
     /// The whole document as one snapshot (`save()`), for a peer that has nothing. Kept until the
     /// document changes, and the bytes a new board was loaded from serve as the first one: in
     /// wasm a `save()` of a long note takes about 0.3 s, which a joining peer would otherwise wait
-    /// for. (Saving through `document()` leaves `save_incremental`'s bookmark alone.)
+    /// for.
     pub fn snapshot(&mut self) -> Vec<u8> {
         let heads = self.doc.get_heads();
         match &self.snapshot {
@@ -127,6 +158,38 @@ impl Board {
                 bytes
             }
         }
+    }
+
+    /// What the caller's storage lacks, to be stored next (`None`: nothing): the changes since the
+    /// last call (an incremental save), or the whole document if `whole` is asked for or storage
+    /// holds nothing this board can build on; a whole document replaces every earlier piece. A
+    /// document that was just loaded or sent whole (see [`Board::snapshot`]) is not saved
+    /// again: a peer that joined a board stores the snapshot it received, not each of its
+    /// changes one by one (for the longest note in the benchmarks: 129 KB instead of 29 MB).
+    pub fn unstored(&mut self, whole: bool) -> Option<Piece> {
+        let heads = self.doc.get_heads();
+        let piece = match &self.stored {
+            Some(stored) if !whole => {
+                if *stored == heads {
+                    return None;
+                }
+                Piece {
+                    bytes: self.doc.save_after(stored),
+                    whole: false,
+                }
+            }
+            _ => Piece {
+                bytes: self.snapshot(),
+                whole: true,
+            },
+        };
+        self.stored = Some(heads);
+        Some(piece)
+    }
+
+    /// The caller's storage holds everything this board holds (it was just loaded from it).
+    pub fn mark_stored(&mut self) {
+        self.stored = Some(self.doc.get_heads());
     }
 
     /// Merge everything `other` has (used in tests and when two copies meet in one process).
@@ -419,6 +482,115 @@ mod tests {
         again.load_saved(&snapshot).unwrap();
         assert_eq!(again.heads(), fresh.heads());
         assert_eq!(again.view().title, "changed");
+    }
+
+    /// Load stored pieces into a new board, as a page load does.
+    fn reload(pieces: &[Vec<u8>]) -> Board {
+        let mut b = board(9);
+        for p in pieces {
+            b.load_any(p).unwrap();
+        }
+        assert_eq!(
+            b.doc().queued_changes().0,
+            0,
+            "no piece lacks an earlier one"
+        );
+        b.mark_stored();
+        b
+    }
+
+    #[test]
+    fn unstored_pieces_reload_to_the_same_board() {
+        let mut a = board(1);
+        let mut pieces = Vec::new();
+        let first = a.unstored(false).unwrap();
+        assert!(first.whole, "a new board stores itself whole");
+        pieces.push(first.bytes);
+        assert_eq!(a.unstored(false), None, "nothing new");
+
+        a.set_title("one").unwrap();
+        a.commit(1);
+        let second = a.unstored(false).unwrap();
+        assert!(!second.whole);
+        pieces.push(second.bytes);
+        let id = a.add_widget(WidgetKind::Counter).unwrap();
+        a.increment_counter(&id, 2).unwrap();
+        a.commit(2);
+        pieces.push(a.unstored(false).unwrap().bytes);
+        assert_eq!(reload(&pieces).heads(), a.heads());
+        assert_eq!(reload(&pieces).view(), a.view());
+
+        // asked for whole: one piece replaces the rest
+        a.increment_counter(&id, 3).unwrap();
+        a.commit(3);
+        let whole = a.unstored(true).unwrap();
+        assert!(whole.whole);
+        assert_eq!(reload(&[whole.bytes]).view(), a.view());
+
+        // reloaded: storage has it all, later edits are stored incrementally
+        let mut b = reload(&pieces);
+        assert_eq!(b.unstored(false), None);
+        b.set_title("two").unwrap();
+        b.commit(4);
+        let next = b.unstored(false).unwrap();
+        assert!(!next.whole);
+        pieces.push(next.bytes);
+        assert_eq!(reload(&pieces).view().title, "two");
+    }
+
+    #[test]
+    fn a_board_that_received_a_snapshot_stores_that_snapshot() {
+        let mut a = board(1);
+        let id = a.add_widget(WidgetKind::Note).unwrap();
+        for i in 0..200 {
+            // many small changes: stored one by one they are far larger than a snapshot
+            a.set_note_text(&id, &"x".repeat(i)).unwrap();
+            a.commit(i as i64);
+        }
+        let snapshot = a.snapshot();
+
+        let mut b = board(2);
+        let mut pieces = vec![b.unstored(false).unwrap().bytes];
+        b.load_saved(&snapshot).unwrap();
+        let piece = b.unstored(false).unwrap();
+        assert!(piece.whole, "replaces what was stored before");
+        assert_eq!(piece.bytes, snapshot, "stored as it came, not saved again");
+        pieces = vec![piece.bytes];
+        b.set_title("after").unwrap();
+        b.commit(500);
+        let next = b.unstored(false).unwrap();
+        assert!(!next.whole);
+        assert!(
+            next.bytes.len() < 1000,
+            "only the new change: {} B",
+            next.bytes.len()
+        );
+        pieces.push(next.bytes);
+        let reloaded = reload(&pieces);
+        assert_eq!(reloaded.view(), b.view());
+
+        // merged into a board that has edits of its own: stored incrementally, nothing lost
+        let mut c = board(3);
+        c.set_title("mine").unwrap();
+        c.commit(1);
+        let mut pieces = vec![c.unstored(false).unwrap().bytes];
+        c.load_saved(&snapshot).unwrap();
+        let piece = c.unstored(false).unwrap();
+        assert!(!piece.whole);
+        pieces.push(piece.bytes);
+        assert_eq!(reload(&pieces).heads(), c.heads());
+    }
+
+    #[test]
+    fn load_any_takes_changes_into_a_new_board() {
+        let mut a = board(1);
+        a.set_title("t").unwrap();
+        a.commit(1);
+        let changes = a.doc_mut().save_after(&genesis_heads());
+        let mut b = board(2);
+        b.load_any(&changes).unwrap();
+        assert_eq!(b.view().title, "t");
+        assert!(board(3).load_saved(&changes).is_err(), "not a document");
     }
 
     /// Two copies that have seen each other's changes.

@@ -1,5 +1,7 @@
 //! Persisting the board in IndexedDB: load before the network, one write at a time, compaction.
 
+use crdt::board::Piece;
+
 use super::*;
 
 impl Session {
@@ -13,12 +15,7 @@ impl Session {
                     let bytes = bytes.filter(|b| crdt::saved::verified(b));
                     // the first record, usually the compacted snapshot, loads as a whole document
                     // (fast); a record that is not one is merged like the rest
-                    let load = |b: Vec<u8>| {
-                        board
-                            .load_saved(&b)
-                            .or_else(|_| board.doc_mut().load_incremental(&b).map(|_| ()))
-                            .map(|()| b.len())
-                    };
+                    let load = |b: Vec<u8>| board.load_any(&b).map(|()| b.len());
                     match bytes.map(load) {
                         Some(Ok(len)) => {
                             self.persist.keys.push(key);
@@ -39,8 +36,10 @@ impl Session {
                     // a board new to this browser is saved at once, so that it is listed
                     self.persist.dirty = true;
                 } else {
-                    // what was just loaded is already stored: start incremental saves from here
-                    let _ = self.engine.board_mut().doc_mut().save_incremental();
+                    // what was just loaded is already stored, and every other open tab of this
+                    // board has it: incremental saves and posts to tabs start from here
+                    self.engine.board_mut().mark_stored();
+                    self.tab_heads = self.engine.board_mut().heads();
                 }
                 self.persist.store = Some(store);
                 self.view_dirty = true;
@@ -67,15 +66,13 @@ impl Session {
         p.dirty = false;
         let compact =
             p.resave_all || p.keys.len() >= COMPACT_AFTER_CHUNKS || p.bytes >= COMPACT_AFTER_BYTES;
-        let doc = self.engine.board_mut().doc_mut();
-        let bytes = if compact {
-            doc.save()
-        } else {
-            doc.save_incremental()
-        };
-        if bytes.is_empty() {
+        let Some(Piece {
+            bytes,
+            whole: compact,
+        }) = self.engine.board_mut().unstored(compact)
+        else {
             return;
-        }
+        };
         p.writing = true;
         p.counter += 1;
         let key = storage::chunk_key(&self.room, &p.writer, p.counter);

@@ -12,7 +12,8 @@ impl Session {
             TabMessage::Hello(tab) => {
                 self.add_tab(tab);
                 self.post_to_tabs(&TabMessage::Here(self.me.clone()));
-                let everything = self.engine.board_mut().doc_mut().save_after(&[]);
+                // the whole board, compact (a long note's changes one by one are 200x larger)
+                let everything = self.engine.board_mut().snapshot();
                 self.post_to_tabs(&TabMessage::Changes(everything));
             }
             TabMessage::Here(tab) => self.add_tab(tab),
@@ -26,7 +27,7 @@ impl Session {
                     return;
                 }
                 let before = self.engine.board_mut().heads();
-                if let Err(e) = self.engine.board_mut().doc_mut().load_incremental(&changes) {
+                if let Err(e) = self.engine.board_mut().load_any(&changes) {
                     warn(&format!(
                         "meshboard: ignoring bad changes from another tab: {e}"
                     ));

@@ -1,8 +1,9 @@
 //! One honest peer: an engine that may crash, its timer, and what it has persisted.
 //!
-//! Persisting follows the app (`app/src/session/persist.rs`): at every `DocChanged` the board's
-//! `save_incremental()` bytes are handed to storage, and every eighth piece is a compacting
-//! `save()` that replaces the others. A write becomes durable a few milliseconds later, in order;
+//! Persisting follows the app (`app/src/session/persist.rs`): at every `DocChanged` what the
+//! board has not stored yet (`Board::unstored`) is handed to storage; every eighth piece, and
+//! every piece that is the whole document (the board was replaced by a snapshot a peer pushed),
+//! replaces the others. A write becomes durable a few milliseconds later, in order;
 //! a crash loses the writes not yet durable (and the engine with all it had in memory). A
 //! restart loads the durable pieces into a fresh board with a new actor id, as the app does on
 //! every page load, so a change lost in a crash is never re-made under the same actor and
@@ -10,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use crdt::automerge::ActorId;
+use crdt::automerge::{ActorId, ChangeHash};
 use crdt::{Board, Config, Effect, Engine, Event};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +22,8 @@ struct Write {
     durable_at: u64,
     bytes: Vec<u8>,
     compact: bool,
+    /// The board's heads when the write was handed over: what storage holds once it is durable.
+    heads: Vec<ChangeHash>,
 }
 
 pub struct Node {
@@ -31,6 +34,8 @@ pub struct Node {
     /// The time of the engine's last `WakeAt` (one timer).
     pub timer: Option<u64>,
     durable: Vec<Vec<u8>>,
+    /// The heads that loading `durable` must give.
+    durable_heads: Vec<ChangeHash>,
     writes: VecDeque<Write>,
 }
 
@@ -52,6 +57,7 @@ impl Node {
             engine: Some(Engine::with_config(board, config)),
             timer: None,
             durable: Vec::new(),
+            durable_heads: Vec::new(),
             writes: VecDeque::new(),
         }
     }
@@ -73,18 +79,13 @@ impl Node {
             return;
         };
         let compact = self.durable.len() + self.writes.len() >= COMPACT_AFTER;
-        let doc = engine.board_mut().doc_mut();
-        let bytes = if compact {
-            doc.save()
-        } else {
-            doc.save_incremental()
-        };
-        if !bytes.is_empty() {
+        if let Some(piece) = engine.board_mut().unstored(compact) {
             let durable_at = now + rng.random_range(1..=20);
             self.writes.push_back(Write {
                 durable_at,
-                bytes,
-                compact,
+                bytes: piece.bytes,
+                compact: piece.whole,
+                heads: engine.board_mut().heads(),
             });
         }
     }
@@ -97,6 +98,7 @@ impl Node {
                     self.durable.clear();
                 }
                 self.durable.push(w.bytes);
+                self.durable_heads = w.heads;
             }
         }
     }
@@ -112,16 +114,23 @@ impl Node {
     pub fn restart(&mut self, now: u64) -> Vec<Effect> {
         self.incarnation += 1;
         let mut board = Board::new(actor(self.index, self.incarnation)).expect("new board");
-        let doc = board.doc_mut();
         for piece in &self.durable {
             assert!(
                 crdt::saved::well_formed(piece),
                 "a persisted piece is damaged"
             );
-            doc.load_incremental(piece).expect("persisted bytes load");
+            board.load_any(piece).expect("persisted bytes load");
+        }
+        if !self.durable.is_empty() {
+            assert_eq!(
+                board.heads(),
+                self.durable_heads,
+                "node {}: what it stored does not load to what it had when it stored it",
+                self.index
+            );
         }
         // what was loaded is stored already: incremental saves start from here
-        let _ = doc.save_incremental();
+        board.mark_stored();
         let mut engine = Engine::with_config(board, self.config);
         let effects = engine.handle(Event::LocalChange, now);
         self.engine = Some(engine);
