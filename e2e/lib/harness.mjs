@@ -91,12 +91,38 @@ export async function newUser(browser, name, { viewport = { width: 1280, height:
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${name} console: ${m.text()}`); });
+  // every console line, newest last (bounded): printed by `diagnose` when a test fails
+  const log = [];
+  const start = Date.now();
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`${name} console: ${m.text()}`);
+    log.push(`+${Date.now() - start} ms ${m.type()}: ${m.text()}`);
+    if (log.length > 200) log.shift();
+  });
   page.on('pageerror', (e) => errors.push(`${name} page error: ${e.message}`));
   const by = (id) => page.getByTestId(id);
   // `widget('tasks')`: the widgets of one kind (their roots carry data-kind).
   const widget = (kind) => by('widget').and(page.locator(`[data-kind="${kind}"]`));
-  return { name, context, page, errors, by, widget };
+  return { name, context, page, errors, log, by, widget };
+}
+
+/** What the users' pages showed and logged: for the message of a failed wait. */
+export async function diagnose(...users) {
+  const parts = [];
+  for (const u of users) {
+    const text = async (id) => {
+      const loc = u.by(id).first();
+      return (await loc.count()) ? (await loc.textContent())?.trim() : '(none)';
+    };
+    let state;
+    try {
+      state = `url ${u.page.url()}, connection "${await text('connection-status')}", peers "${await text('peer-count')}"`;
+    } catch (e) {
+      state = `page unreadable: ${e.message}`;
+    }
+    parts.push(`--- ${u.name}: ${state}\n${u.log.join('\n') || '(no console output)'}`);
+  }
+  return parts.join('\n');
 }
 
 /** Poll `fn` until it returns a truthy value; fail with `what` after `timeout` ms. */

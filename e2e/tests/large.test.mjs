@@ -10,7 +10,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, test } from 'node:test';
 import {
-  artifact, assertNoConsoleErrors, createBoard, newUser, serverAndBrowser, waitFor,
+  artifact, assertNoConsoleErrors, createBoard, diagnose, newUser, serverAndBrowser, waitFor,
 } from '../lib/harness.mjs';
 
 const FIXTURE = process.env.MESHBOARD_LARGE_BOARD;
@@ -56,6 +56,20 @@ async function storeBoardPiece(user, bytes) {
     db.close();
     return room;
   }, Buffer.from(bytes).toString('base64'));
+}
+
+/** The sizes of the saved pieces of the boards in this page's IndexedDB. */
+async function storedPieces(user) {
+  return user.page.evaluate(async () => {
+    const req = (r) => new Promise((resolve, reject) => {
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const db = await req(indexedDB.open('meshboard'));
+    const pieces = await req(db.transaction('chunks').objectStore('chunks').getAll());
+    db.close();
+    return pieces.map((p) => p.byteLength);
+  });
 }
 
 async function noteLength(user) {
@@ -113,9 +127,14 @@ describe('a board with a 260k-change note', () => {
     // B: the same, but from the network: signaling, WebRTC, chunked frames, Automerge load
     t = Date.now();
     await b.page.goto(link);
-    await waitFor('B shows the whole note', async () => (await noteLength(b)) === expected.length, 60000);
+    await waitFor('B shows the whole note', async () => (await noteLength(b)) === expected.length, 60000)
+      .catch(async (e) => { throw new Error(`${e.message}\n${await diagnose(a, b)}`); });
     const joinMs = Date.now() - t;
     assert.equal(await b.by('note-text').first().inputValue(), expected);
+
+    // what B received is stored as it came (a snapshot), not re-encoded change by change
+    await waitFor('B has saved the board', async () => (await b.by('save-status').textContent()) === 'Saved');
+    const bStored = await storedPieces(b);
 
     const fromA = await wire(a);
     const fromB = await wire(b);
@@ -130,6 +149,8 @@ describe('a board with a 260k-change note', () => {
       joinMs,
       joinMinusLocalMs: joinMs - localLoadMs,
       appFirstStartMs,
+      bStoredBytes: bStored.reduce((x, y) => x + y, 0),
+      bStoredPieces: bStored.length,
     };
     console.log('large board join:', JSON.stringify(result));
     fs.writeFileSync(artifact('large-join.json'), JSON.stringify(result, null, 2) + '\n');
@@ -138,5 +159,6 @@ describe('a board with a 260k-change note', () => {
     assert.ok(fromA.largest <= MAX_FRAME, `A's largest frame is ${fromA.largest} bytes`);
     assert.ok(fromA.frames > saved.length / MAX_FRAME, 'the document went out in chunks');
     assert.ok(fromA.bytes <= 1.1 * saved.length, `${fromA.bytes} bytes on the wire for a save() of ${saved.length}`);
+    assert.ok(result.bStoredBytes <= 1.1 * saved.length, `B stored ${result.bStoredBytes} bytes in ${bStored.length} pieces for a save() of ${saved.length}`);
   });
 });
