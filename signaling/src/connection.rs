@@ -347,6 +347,13 @@ impl Connection {
                 let Some((room, me)) = &self.joined else {
                     return self.refuse(ErrorCode::NotJoined, "join a room first");
                 };
+                if self
+                    .state
+                    .drop_pending
+                    .swap(false, std::sync::atomic::Ordering::Relaxed)
+                {
+                    return ControlFlow::Continue(()); // test aid: lost on the way
+                }
                 let data = match self.state.hostile {
                     Some(Hostile::Tamper) => hostile::tamper(data),
                     _ => data,

@@ -9,6 +9,9 @@ pub enum Hostile {
     Tamper,
     /// Relay every payload normally, then deliver it again a moment later (a replay).
     Replay,
+    /// Lose the first payload relayed (an offer), as a server that restarts or drops a message
+    /// mid-negotiation would.
+    DropFirst,
 }
 
 /// Delay before a replayed payload is delivered again.

@@ -65,6 +65,8 @@ pub struct AppState {
     pub capture: Option<Arc<Capture>>,
     /// Testing aid: misbehave on purpose (see `hostile`).
     pub hostile: Option<crate::hostile::Hostile>,
+    /// Testing aid: `drop-first` has not dropped its one signal yet.
+    pub drop_pending: Arc<std::sync::atomic::AtomicBool>,
     pub origins: Arc<OriginPolicy>,
     pub metrics: Arc<Metrics>,
     /// Becomes `true` when the server shuts down.
@@ -115,6 +117,9 @@ impl AppState {
             static_dir: config.static_dir.clone(),
             capture,
             hostile: config.hostile_relay,
+            drop_pending: Arc::new(std::sync::atomic::AtomicBool::new(
+                config.hostile_relay == Some(crate::hostile::Hostile::DropFirst),
+            )),
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)?),
             metrics: Arc::new(Metrics::new().map_err(ServerError::Metrics)?),
             stop,

@@ -35,3 +35,9 @@ pub fn now_ms() -> u64 {
 pub fn warn(msg: &str) {
     web_sys::console::warn_1(&JsValue::from_str(msg));
 }
+
+/// What a connection is doing, for whoever looks (DevTools shows it at the "Verbose" level; the
+/// e2e tests print it when a test fails).
+pub fn debug(msg: &str) {
+    web_sys::console::debug_1(&JsValue::from_str(msg));
+}

@@ -25,8 +25,15 @@ impl Session {
         }
         self.next_gen += 1;
         let gen = self.next_gen;
+        debug(&format!("meshboard: link {gen} to {peer}: {role:?}"));
         match PeerConnection::new(&self.ice_servers, self.peer_callbacks(peer, gen)) {
             Ok(pc) => {
+                let (weak, p) = (self.weak.clone(), peer.clone());
+                let setup = Timeout::new(LINK_SETUP_MS, move || {
+                    dispatch_weak(&weak, Input::SetupTimeout(p, gen))
+                })
+                .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
+                .ok();
                 self.links.insert(
                     peer.clone(),
                     Link {
@@ -37,6 +44,7 @@ impl Session {
                         proved: false,
                         open: false,
                         pending: Vec::new(),
+                        setup,
                     },
                 );
                 Some(gen)
@@ -180,6 +188,9 @@ impl Session {
                 if std::mem::replace(&mut link.proved, true) {
                     return;
                 }
+                debug(&format!(
+                    "meshboard: link {gen} to {peer}: channel open, proving"
+                ));
                 // Before any board data: prove we hold the key, bound to both fingerprints.
                 let Some((own, theirs)) = Self::fingerprints(link) else {
                     return self
@@ -208,7 +219,9 @@ impl Session {
                     self.room_peers.remove(&peer);
                     return self.link_failed(&peer, "peer proof failed");
                 }
+                debug(&format!("meshboard: link {gen} to {peer}: proved, syncing"));
                 link.open = true;
+                link.setup = None;
                 let effects = self
                     .engine
                     .handle(Event::Connected(peer), browser::now_ms());
@@ -236,7 +249,7 @@ impl Session {
         if !self.links.contains_key(peer) {
             return;
         }
-        warn(&format!("meshboard: link to a peer ended: {why}"));
+        warn(&format!("meshboard: link to a peer ended: {why} ({peer})"));
         self.remove_link(peer);
         if self.room_peers.contains(peer) && self.me < *peer && !self.retries.contains_key(peer) {
             let (weak, p) = (self.weak.clone(), peer.clone());

@@ -30,7 +30,7 @@ use crate::browser::data_channel::{ChannelEvent, DataChannel};
 use crate::browser::peer_connection::{self, PeerConnection, PeerEvent};
 use crate::browser::timer::Timeout;
 use crate::browser::websocket::{Socket, SocketEvent};
-use crate::browser::{self, warn};
+use crate::browser::{self, debug, warn};
 use crate::peer_signal::{Candidate, PeerSignal};
 use crate::storage::{self, BoardRecord, StorageError, Store};
 use crate::tabs::TabMessage;
@@ -47,6 +47,10 @@ const MAX_TABS: usize = 64;
 const RECONNECT_BASE_MS: f64 = 500.0;
 const RECONNECT_CAP_MS: f64 = 30_000.0;
 const PEER_RETRY_MS: f64 = 2_000.0;
+/// A link that has not opened (negotiated, connected, proved) by then is given up and, by the
+/// peer whose turn it is to offer, tried again: a lost offer, answer or candidate, or a peer that
+/// vanished mid-negotiation, must not leave a half-made link that blocks every new attempt.
+const LINK_SETUP_MS: u32 = 15_000;
 /// How long a peer that left signaling keeps its open channel before we call it gone.
 const LEAVE_GRACE_MS: u32 = 3_000;
 /// Compact a board's chunks into one snapshot once there are this many, or this many bytes.
@@ -66,6 +70,8 @@ pub enum Input {
     /// The remote answer was applied (or failed).
     RemoteSet(PeerId, u64, Result<(), String>),
     RetryPeer(PeerId),
+    /// A link's setup time is up (it may have opened meanwhile).
+    SetupTimeout(PeerId, u64),
     /// A peer left signaling a while ago and has not come back.
     PeerGone(PeerId),
     Edit(Edit),
@@ -156,6 +162,8 @@ struct Link {
     /// The peer proved over this channel that it holds the board's key: board data may flow.
     open: bool,
     pending: Vec<Candidate>,
+    /// Fires [`LINK_SETUP_MS`] after the link was made, unless it opened.
+    setup: Option<Timeout>,
 }
 
 pub struct Session {
@@ -418,6 +426,10 @@ impl Session {
                 match result {
                     Ok(signal) => {
                         let answered = matches!(signal, PeerSignal::Answer { .. });
+                        debug(&format!(
+                            "meshboard: link {gen} to {peer}: {} sent",
+                            if answered { "answer" } else { "offer" }
+                        ));
                         self.send_signal(&peer, &signal);
                         if answered {
                             self.flush_candidates(&peer);
@@ -431,7 +443,10 @@ impl Session {
                     return;
                 }
                 match result {
-                    Ok(()) => self.flush_candidates(&peer),
+                    Ok(()) => {
+                        debug(&format!("meshboard: link {gen} to {peer}: answer applied"));
+                        self.flush_candidates(&peer);
+                    }
                     Err(e) => self.link_failed(&peer, &format!("bad answer: {e}")),
                 }
             }
@@ -440,6 +455,18 @@ impl Session {
                 // Only the server can tell; if we lost it too, keep the channel.
                 if self.joined && !self.room_peers.contains(&peer) {
                     self.link_failed(&peer, "the peer left");
+                }
+            }
+            Input::SetupTimeout(peer, gen) => {
+                if self
+                    .links
+                    .get(&peer)
+                    .is_some_and(|l| l.gen == gen && !l.open)
+                {
+                    self.link_failed(
+                        &peer,
+                        &format!("no connection within {} s", LINK_SETUP_MS / 1000),
+                    );
                 }
             }
             Input::RetryPeer(peer) => {

@@ -97,6 +97,7 @@ impl Session {
     pub(super) fn on_socket(&mut self, event: SocketEvent) {
         match event {
             SocketEvent::Open => {
+                debug("meshboard: signaling socket open, joining");
                 let join = ClientMessage::Join {
                     version: PROTOCOL_VERSION,
                     room: self.room.clone(),
@@ -105,6 +106,7 @@ impl Session {
                 self.send_server(&join);
             }
             SocketEvent::Closed => {
+                debug("meshboard: signaling socket closed");
                 // Open data channels keep syncing without the server. "Peer left" notices sent
                 // as the server went down say nothing about the peers themselves.
                 self.leaving.clear();
@@ -126,6 +128,11 @@ impl Session {
             ServerMessage::Welcome {
                 peers, ice_servers, ..
             } => {
+                debug(&format!(
+                    "meshboard: joined as {} with {} peer(s) in the room",
+                    self.me,
+                    peers.len()
+                ));
                 self.joined = true;
                 self.reconnect_attempts = 0;
                 self.ice_servers = ice_servers;
@@ -136,6 +143,7 @@ impl Session {
                 }
             }
             ServerMessage::PeerJoined { peer } => {
+                debug(&format!("meshboard: {peer} joined the room"));
                 self.leaving.remove(&peer);
                 if self.room_peers.len() < MAX_ROOM_PEERS {
                     self.room_peers.insert(peer.clone());
@@ -143,6 +151,7 @@ impl Session {
                 }
             }
             ServerMessage::PeerLeft { peer } => {
+                debug(&format!("meshboard: {peer} left the room"));
                 // The peer left signaling, which is not the same as leaving the board: an open
                 // data channel keeps syncing (and says so itself when the peer really goes).
                 self.room_peers.remove(&peer);
@@ -188,10 +197,21 @@ impl Session {
                 warn(&format!(
                     "meshboard: signaling server says {code:?}: {message}"
                 ));
-                if code == ErrorCode::VersionMismatch {
-                    self.fatal = Some(
-                        "This page is older than the server. Reload to update Meshboard.".into(),
-                    );
+                match code {
+                    ErrorCode::VersionMismatch => {
+                        self.fatal = Some(
+                            "This page is older than the server. Reload to update Meshboard."
+                                .into(),
+                        );
+                    }
+                    // The join was refused for now: our previous connection is still in the
+                    // room (the server has not noticed it died), or the room is full. Try again
+                    // later instead of staying connected but never joined.
+                    ErrorCode::PeerIdTaken | ErrorCode::RoomFull if !self.joined => {
+                        self.socket = None;
+                        self.schedule_reconnect();
+                    }
+                    _ => {}
                 }
             }
         }
