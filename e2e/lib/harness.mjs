@@ -26,6 +26,9 @@ export const CHROMIUM_ARGS = [
 
 /** Servers still running; killed when this test process exits, whatever happened. */
 const running = new Set();
+
+/** Every user and server of this test file: what a timed-out wait prints (see `diagnose`). */
+const seen = { users: [], servers: [] };
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
@@ -51,7 +54,8 @@ export async function startServer({ capture = false, port = 0, hostile = null } 
     resolve(code ?? signal);
   }));
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  seen.servers.push({ args, stderr: () => stderr });
   try {
     const url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start in 15 s: ${stderr}`)), 15000);
@@ -103,11 +107,14 @@ export async function newUser(browser, name, { viewport = { width: 1280, height:
   const by = (id) => page.getByTestId(id);
   // `widget('tasks')`: the widgets of one kind (their roots carry data-kind).
   const widget = (kind) => by('widget').and(page.locator(`[data-kind="${kind}"]`));
-  return { name, context, page, errors, log, by, widget };
+  const user = { name, context, page, errors, log, by, widget };
+  seen.users.push(user);
+  return user;
 }
 
-/** What the users' pages showed and logged: for the message of a failed wait. */
-export async function diagnose(...users) {
+/** What the users' pages showed and logged (the last 40 console lines each), and what the
+ * servers printed: appended to the message of a wait that timed out. */
+async function diagnose(users = seen.users) {
   const parts = [];
   for (const u of users) {
     const text = async (id) => {
@@ -116,11 +123,16 @@ export async function diagnose(...users) {
     };
     let state;
     try {
-      state = `url ${u.page.url()}, connection "${await text('connection-status')}", peers "${await text('peer-count')}"`;
+      // a page whose main thread is stuck would not answer: give up on it after a while
+      const stuck = new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 3 s')), 3000));
+      state = await Promise.race([stuck, (async () => `url ${u.page.url()}, connection "${await text('connection-status')}", peers "${await text('peer-count')}"`)()]);
     } catch (e) {
       state = `page unreadable: ${e.message}`;
     }
-    parts.push(`--- ${u.name}: ${state}\n${u.log.join('\n') || '(no console output)'}`);
+    parts.push(`--- ${u.name}: ${state}\n${u.log.slice(-40).join('\n') || '(no console output)'}`);
+  }
+  for (const s of seen.servers) {
+    if (s.stderr()) parts.push(`--- server ${s.args.join(' ')}:\n${s.stderr()}`);
   }
   return parts.join('\n');
 }
@@ -136,7 +148,9 @@ export async function waitFor(what, fn, timeout = 20000) {
     } catch (e) {
       last = e;
     }
-    if (Date.now() - start > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
+    if (Date.now() - start > timeout) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})\n${await diagnose()}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -1,5 +1,5 @@
-// Offline-first: partitions healed by the offline switch, a dead server, tabs without a server,
-// and edits that survive a killed browser.
+// Offline-first: partitions healed by the offline switch, a dead server, a lost connection
+// message, tabs without a server, and edits that survive a killed browser.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -93,6 +93,28 @@ describe('the server goes away', () => {
     await waitForText(c, 'note-text', 'written while the server is down', 45000);
     await waitForText(c, 'board-title', 'Still syncing');
     assert.deepEqual(withoutServerDownNoise([...a.errors, ...b.errors, ...c.errors]), []);
+  });
+});
+
+describe('a connection message lost on the way', () => {
+  // the relay loses the first message it should pass on: the first peer's offer
+  const env = serverAndBrowser({ hostile: 'drop-first' });
+
+  test('the half-made link is given up and the next attempt connects', async () => {
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
+    await openBoard(b, link);
+    const start = Date.now();
+    await waitForText(a, 'peer-count', '1', 40000);
+    await waitForText(b, 'peer-count', '1', 40000);
+    const connectedMs = Date.now() - start;
+    assert.ok(connectedMs > 10000, `connected after ${connectedMs} ms: the offer was not lost`);
+    const gaveUp = [...a.log, ...b.log].filter((l) => /link to a peer ended: no connection within 15 s/.test(l));
+    assert.equal(gaveUp.length, 1, `one side gave up once: ${gaveUp}`);
+    await b.by('board-title').fill('connected on the second try');
+    await waitForText(a, 'board-title', 'connected on the second try');
+    assertNoConsoleErrors(assert, a, b);
   });
 });
 
