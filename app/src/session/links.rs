@@ -209,6 +209,13 @@ impl Session {
                     self.run(effects);
                     return;
                 }
+                if !link.proved {
+                    // The peer's first message came before our channel said "open": our proof
+                    // goes first, or the Hello sent on Connected below would reach the peer
+                    // where it expects our proof.
+                    self.on_channel(peer.clone(), gen, ChannelEvent::Open);
+                    return self.on_channel(peer, gen, ChannelEvent::Message(bytes));
+                }
                 // The first message on a channel is the peer's proof.
                 let verified = Self::fingerprints(link).is_some_and(|(own, theirs)| {
                     proof::verify(&self.keys.auth, link.role.other(), &theirs, &own, &bytes)
