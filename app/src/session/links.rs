@@ -221,14 +221,22 @@ impl Session {
                     proof::verify(&self.keys.auth, link.role.other(), &theirs, &own, &bytes)
                 });
                 if !verified {
+                    let head: String = bytes.iter().take(12).map(|b| format!("{b:02x}")).collect();
+                    debug(&format!(
+                        "meshboard: link {gen} to {peer}: first message ({} B, {head}…) is no proof for {:?}",
+                        bytes.len(),
+                        Self::fingerprints(link)
+                    ));
                     self.security_problem("A peer could not prove it holds this board's link, or the connection was intercepted.");
-                    // no retry: the same path would fail the same way
-                    self.room_peers.remove(&peer);
+                    // tried again, later each time: an interceptor fails every time, and nothing
+                    // else should ever fail this way, but if something does, giving up on the
+                    // peer for good would be worse
                     return self.link_failed(&peer, "peer proof failed");
                 }
                 debug(&format!("meshboard: link {gen} to {peer}: proved, syncing"));
                 link.open = true;
                 link.setup = None;
+                self.failures.remove(&peer);
                 let effects = self
                     .engine
                     .handle(Event::Connected(peer), browser::now_ms());
@@ -251,16 +259,23 @@ impl Session {
     }
 
     /// A link broke: drop it, and if that peer is still in the room and it is our turn to offer,
-    /// try again shortly (the other side waits for our offer).
+    /// try again shortly (the other side waits for our offer); each failure in a row doubles the
+    /// wait, up to a minute.
     pub(super) fn link_failed(&mut self, peer: &PeerId, why: &str) {
         if !self.links.contains_key(peer) {
             return;
         }
         warn(&format!("meshboard: link to a peer ended: {why} ({peer})"));
         self.remove_link(peer);
-        if self.room_peers.contains(peer) && self.me < *peer && !self.retries.contains_key(peer) {
+        if !self.room_peers.contains(peer) {
+            return;
+        }
+        let failures = self.failures.entry(peer.clone()).or_insert(0);
+        *failures = failures.saturating_add(1);
+        let delay = PEER_RETRY_MS * 2f64.powi((*failures - 1).min(10) as i32);
+        if self.me < *peer && !self.retries.contains_key(peer) {
             let (weak, p) = (self.weak.clone(), peer.clone());
-            if let Ok(t) = Timeout::new(jitter(PEER_RETRY_MS), move || {
+            if let Ok(t) = Timeout::new(jitter(delay.min(PEER_RETRY_CAP_MS)), move || {
                 dispatch_weak(&weak, Input::RetryPeer(p))
             }) {
                 self.retries.insert(peer.clone(), t);

@@ -47,6 +47,7 @@ const MAX_TABS: usize = 64;
 const RECONNECT_BASE_MS: f64 = 500.0;
 const RECONNECT_CAP_MS: f64 = 30_000.0;
 const PEER_RETRY_MS: f64 = 2_000.0;
+const PEER_RETRY_CAP_MS: f64 = 60_000.0;
 /// A link that has not opened (negotiated, connected, proved) by then is given up and, by the
 /// peer whose turn it is to offer, tried again: a lost offer, answer or candidate, or a peer that
 /// vanished mid-negotiation, must not leave a half-made link that blocks every new attempt.
@@ -187,6 +188,8 @@ pub struct Session {
     reconnect: Option<Timeout>,
     reconnect_attempts: u32,
     retries: HashMap<PeerId, Timeout>,
+    /// Links to a peer that failed in a row (reset when one opens): each retry waits twice as long.
+    failures: HashMap<PeerId, u32>,
     leaving: HashMap<PeerId, Timeout>,
     /// The engine's one timer.
     wake: Option<Timeout>,
@@ -295,6 +298,7 @@ impl SessionCell {
                 reconnect: None,
                 reconnect_attempts: 0,
                 retries: HashMap::new(),
+                failures: HashMap::new(),
                 leaving: HashMap::new(),
                 wake: None,
                 view_dirty: true,

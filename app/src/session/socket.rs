@@ -11,6 +11,7 @@ impl Session {
         if offline {
             self.reconnect = None;
             self.retries.clear();
+            self.failures.clear();
             self.leaving.clear();
             let peers: Vec<PeerId> = self.links.keys().cloned().collect();
             for peer in peers {
@@ -137,6 +138,8 @@ impl Session {
                 self.reconnect_attempts = 0;
                 self.ice_servers = ice_servers;
                 self.room_peers = peers.into_iter().take(MAX_ROOM_PEERS).collect();
+                let room = &self.room_peers;
+                self.failures.retain(|p, _| room.contains(p));
                 let peers: Vec<PeerId> = self.room_peers.iter().cloned().collect();
                 for peer in peers {
                     self.consider(peer);
@@ -156,6 +159,7 @@ impl Session {
                 // data channel keeps syncing (and says so itself when the peer really goes).
                 self.room_peers.remove(&peer);
                 self.retries.remove(&peer);
+                self.failures.remove(&peer);
                 match self.links.get(&peer) {
                     Some(link) if link.open => {
                         // A page that closes does not always close its channel in time; if the
