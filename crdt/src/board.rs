@@ -129,7 +129,10 @@ impl Board {
             match AutoCommit::load(bytes) {
                 Ok(mut doc) if before.iter().all(|h| doc.get_change_by_hash(h).is_some()) => {
                     doc.set_actor(self.doc.get_actor().clone());
-                    self.snapshot = Some((doc.get_heads(), bytes.to_vec()));
+                    // kept as the snapshot if compact: changes one by one (a store written before
+                    // `unstored`, another tab) can be 200 times larger, and are saved anew
+                    self.snapshot =
+                        crate::saved::is_document(bytes).then(|| (doc.get_heads(), bytes.to_vec()));
                     self.doc = doc;
                     // what storage held is a prefix of these bytes: store them whole, as they came
                     self.stored = None;
@@ -591,6 +594,18 @@ mod tests {
         b.load_any(&changes).unwrap();
         assert_eq!(b.view().title, "t");
         assert!(board(3).load_saved(&changes).is_err(), "not a document");
+
+        // changes one by one that load whole are not kept as the snapshot: it is made compact
+        let everything = a.doc_mut().save_after(&[]);
+        let mut c = board(4);
+        c.load_any(&everything).unwrap();
+        assert_eq!(c.heads(), a.heads());
+        assert!(!crate::saved::is_document(&everything));
+        let snapshot = c.snapshot();
+        assert!(crate::saved::is_document(&snapshot));
+        let piece = c.unstored(false).unwrap();
+        assert!(piece.whole);
+        assert_eq!(piece.bytes, snapshot);
     }
 
     /// Two copies that have seen each other's changes.

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// Document, change and compressed change chunks.
 const MAX_CHUNK_TYPE: u8 = 2;
+const DOCUMENT: u8 = 0;
 const COMPRESSED_CHANGE: u8 = 2;
 
 fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
@@ -62,6 +63,11 @@ fn chunks(bytes: &[u8]) -> Option<Vec<Chunk<'_>>> {
     Some(out)
 }
 
+/// Whether `bytes` starts with a whole document (a `save()`), rather than changes one by one.
+pub fn is_document(bytes: &[u8]) -> bool {
+    chunks(bytes).is_some_and(|c| c.first().is_some_and(|c| c.kind == DOCUMENT))
+}
+
 /// Whether `bytes` is one or more complete, well-formed Automerge chunks.
 pub fn well_formed(bytes: &[u8]) -> bool {
     chunks(bytes).is_some()
@@ -99,6 +105,9 @@ mod tests {
         assert!(well_formed(&b.doc_mut().save()));
         assert!(verified(&two));
         assert!(verified(&b.doc_mut().save()));
+        assert!(is_document(&b.doc_mut().save()));
+        assert!(!is_document(&two));
+        assert!(!is_document(b"not automerge"));
         for change in b.doc_mut().get_changes(&[]) {
             assert!(verified(change.raw_bytes()));
         }
