@@ -17,9 +17,10 @@ const FIXTURE = process.env.MESHBOARD_LARGE_BOARD;
 const TRACE = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'traces', 'automerge-paper.json.gz');
 const MAX_FRAME = 16 * 1024;
 
-/** Count what this page sends on its data channels (installed before the app starts). */
+/** Count what this page sends on its data channels, and what it posts to other tabs of the
+ * browser (installed before the app starts). */
 function countDataChannelSends() {
-  const wire = { bytes: 0, frames: 0, largest: 0 };
+  const wire = { bytes: 0, frames: 0, largest: 0, tabBytes: 0 };
   window.__meshWire = wire;
   const send = RTCDataChannel.prototype.send;
   RTCDataChannel.prototype.send = function (data) {
@@ -28,6 +29,11 @@ function countDataChannelSends() {
     wire.frames += 1;
     wire.largest = Math.max(wire.largest, n);
     return send.call(this, data);
+  };
+  const post = BroadcastChannel.prototype.postMessage;
+  BroadcastChannel.prototype.postMessage = function (data) {
+    wire.tabBytes += data?.byteLength ?? 0;
+    return post.call(this, data);
   };
 }
 
@@ -148,6 +154,7 @@ describe('a board with a 260k-change note', () => {
       joinMs,
       joinMinusLocalMs: joinMs - localLoadMs,
       appFirstStartMs,
+      tabBytesA: fromA.tabBytes,
       bStoredBytes: bStored.reduce((x, y) => x + y, 0),
       bStoredPieces: bStored.length,
     };
@@ -158,6 +165,9 @@ describe('a board with a 260k-change note', () => {
     assert.ok(fromA.largest <= MAX_FRAME, `A's largest frame is ${fromA.largest} bytes`);
     assert.ok(fromA.frames > saved.length / MAX_FRAME, 'the document went out in chunks');
     assert.ok(fromA.bytes <= 1.1 * saved.length, `${fromA.bytes} bytes on the wire for a save() of ${saved.length}`);
+    // A's page, alone in its browser, loaded the board from storage: it tells other tabs it is
+    // there, not the board's whole history
+    assert.ok(fromA.tabBytes < 1024, `A posted ${fromA.tabBytes} bytes to other tabs`);
     assert.ok(result.bStoredBytes <= 1.1 * saved.length, `B stored ${result.bStoredBytes} bytes in ${bStored.length} pieces for a save() of ${saved.length}`);
   });
 });
