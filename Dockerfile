@@ -6,8 +6,8 @@
 # The build steps are the commands `cargo xtask run` and CI (`.ci/run` -> `cargo xtask test`)
 # run, in the same order and with the same versions (xtask/src/setup.rs, xtask/src/main.rs):
 # wasm32 target, trunk 0.21.14, wasm-bindgen-cli at the Cargo.lock version, `npm ci --prefix e2e`
-# for binaryen's wasm-opt, `trunk build --release --offline`, `cargo build --release -p
-# signaling`. `signaling/tests/deploy.rs` checks that they stay the same.
+# for binaryen's wasm-opt, `trunk build --release --offline`, `cargo xtask precompress` (brotli
+# and gzip copies the server sends as they are), `cargo build --release -p signaling`. `signaling/tests/deploy.rs` checks that they stay the same.
 
 ARG RUST_VERSION=1.95
 ARG NODE_VERSION=20
@@ -36,6 +36,7 @@ ENV PATH=/src/e2e/node_modules/.bin:$PATH \
     TRUNK_OFFLINE=true \
     TRUNK_SKIP_VERSION_CHECK=true
 RUN trunk build --release --offline \
+ && cargo xtask precompress \
  && cargo build --release -p signaling
 
 # ---- run: the binary and the built app, nothing else ----

@@ -1,5 +1,11 @@
 //! Serving the built web app: files from the static directory, `index.html` for every other path
 //! (the app routes in the browser, e.g. `/b#secret`), and cache headers that suit Trunk's output.
+//!
+//! `cargo xtask precompress` writes `NAME.br` and `NAME.gz` next to each text and wasm file of the
+//! build; those are sent as they are (`Content-Encoding: br` or `gzip`, chosen from the request's
+//! `Accept-Encoding`, with `Vary: Accept-Encoding`), so the server never spends CPU on them and the
+//! browser gets brotli at its best quality. Files without a precompressed copy are gzipped on the
+//! fly.
 
 use std::path::Path;
 
@@ -21,9 +27,14 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// A router that serves `dir` (which must hold `index.html`) for any path.
 pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
     // Directories are not listed nor redirected: `/b` is an app route even if `dir/b/` exists.
+    let index = ServeFile::new(dir.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
     let files = ServeDir::new(dir)
         .append_index_html_on_directories(false)
-        .fallback(ServeFile::new(dir.join("index.html")));
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
     Router::new()
         .fallback_service(files)
         .layer(middleware::from_fn(cache_control))
@@ -31,6 +42,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
 }
 
 /// `index.html` (under any path) must be revalidated; Trunk's hashed assets never change.
+/// Every answer varies with `Accept-Encoding`, precompressed or not.
 async fn cache_control(req: Request, next: Next) -> Response {
     let hashed = is_hashed_asset(req.uri().path());
     let mut res = next.run(req).await;
@@ -45,8 +57,10 @@ async fn cache_control(req: Request, next: Next) -> Response {
         } else {
             NO_CACHE
         };
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        // The same URL has a brotli, a gzip and a plain body: caches must key on the encoding.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     res
 }

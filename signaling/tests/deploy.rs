@@ -96,6 +96,10 @@ fn dockerfile_builds_with_the_commands_ci_runs() {
             r#""build","--release","--offline""#,
         ),
         (
+            "cargo xtask precompress".to_owned(),
+            "Cmd::Precompress=>setup::precompress()",
+        ),
+        (
             "cargo build --release -p signaling".to_owned(),
             r#""build","--release","-p","signaling""#,
         ),

@@ -1,6 +1,7 @@
 //! `cargo xtask run` and `cargo xtask test`: the README's two commands.
 
 mod cmd;
+mod precompress;
 mod setup;
 mod test;
 
@@ -37,6 +38,8 @@ enum Cmd {
         #[arg(long)]
         e2e_filter: Option<String>,
     },
+    /// Write NAME.br and NAME.gz next to each text and wasm file in dist/ (after `trunk build`).
+    Precompress,
 }
 
 /// The workspace root (the parent of this crate). `cargo run` tells the running binary where its
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Cmd) -> Result<()> {
     match command {
         Cmd::Run { listen } => run(&listen),
+        Cmd::Precompress => setup::precompress(),
         Cmd::Test {
             only,
             skip_e2e,

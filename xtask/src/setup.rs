@@ -167,7 +167,15 @@ pub fn ensure_chromium() -> Result<()> {
 
 /// `trunk build --release --offline` into dist/.
 pub fn trunk_build() -> Result<()> {
-    cmd::run(cmd::new("trunk").args(["build", "--release", "--offline"]))
+    cmd::run(cmd::new("trunk").args(["build", "--release", "--offline"]))?;
+    precompress()
+}
+
+/// Brotli and gzip copies of the built app, served as they are (`cargo xtask precompress`).
+pub fn precompress() -> Result<()> {
+    let written = crate::precompress::dir(&root().join("dist"))?;
+    println!("precompressed {} files in dist/", written.len() / 2);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -126,12 +126,31 @@ impl TestServer {
     pub async fn get(&self, path: &str) -> (u16, Vec<(String, String)>, String) {
         http_get(self.addr, path).await
     }
+
+    /// GET with extra request header lines, e.g. `"Accept-Encoding: br"`.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        extra: &[&str],
+    ) -> (u16, Vec<(String, String)>, String) {
+        http_request(self.addr, path, extra).await
+    }
 }
 
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>, String) {
+    http_request(addr, path, &[]).await
+}
+
+async fn http_request(
+    addr: SocketAddr,
+    path: &str,
+    extra: &[&str],
+) -> (u16, Vec<(String, String)>, String) {
     timeout(STEP, async {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let extra: String = extra.iter().map(|h| format!("{h}\r\n")).collect();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
         tcp.write_all(request.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         tcp.read_to_end(&mut raw).await.unwrap();
