@@ -233,6 +233,8 @@ enum Verdict {
     Data,
     /// The stream is broken: restart the session.
     Restart,
+    /// The peer broke the sequence layer beyond repair (its counter reached `u64::MAX`).
+    Drop(&'static str),
 }
 
 pub struct Engine {
@@ -540,6 +542,7 @@ impl Engine {
         match self.sequence(&id, &f.header, cx) {
             Verdict::Ignore | Verdict::Acked => return,
             Verdict::Restart => return self.restart(&id, cx),
+            Verdict::Drop(reason) => return self.drop_peer(id, reason.to_owned(), cx),
             Verdict::Data => {}
         }
         cx.owe_ack.insert(id.clone());
@@ -614,7 +617,12 @@ impl Engine {
                         p.rx_next = p.rx_next.max(h.seq.saturating_add(1));
                         return Verdict::Restart;
                     }
-                    p.rx_next += 1;
+                    // A hostile peer can number its frames up to u64::MAX; no honest one gets
+                    // there (2^64 frames), so the end of the counter drops it.
+                    let Some(next) = p.rx_next.checked_add(1) else {
+                        return Verdict::Drop("sequence number overflow");
+                    };
+                    p.rx_next = next;
                 } else if h.seq > p.rx_next {
                     // the ack says data frames were sent that never arrived
                     p.rx_next = h.seq;

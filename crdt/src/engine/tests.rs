@@ -968,3 +968,23 @@ fn stale_frames_from_an_old_epoch_are_ignored() {
     assert_eq!(net.log.len(), mark);
     net.assert_converged();
 }
+
+#[test]
+fn a_sequence_number_at_the_end_of_the_counter_drops_the_peer() {
+    let mut net = Net::new(2);
+    net.edit(0, |b| b.set_title("keep me").unwrap());
+    let h = hostile_session(&mut net.nodes[0]);
+    let last = Header { seq: u64::MAX, ..h };
+    // The first is a gap (a restart, expecting u64::MAX next); the second is "in sequence" and
+    // would move the counter past its end.
+    net.nodes[0].handle(Event::Frame("1".into(), frame::encode(&last, b"")), T0);
+    let effects = net.nodes[0].handle(Event::Frame("1".into(), frame::encode(&last, b"")), T0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::DropPeer { peer, .. } if peer == "1")),
+        "{effects:?}"
+    );
+    assert_eq!(net.nodes[0].peers().count(), 0);
+    assert_eq!(net.nodes[0].board().title(), "keep me");
+}
