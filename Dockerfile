@@ -7,7 +7,8 @@
 # run, in the same order and with the same versions (xtask/src/setup.rs, xtask/src/main.rs):
 # wasm32 target, trunk 0.21.14, wasm-bindgen-cli at the Cargo.lock version, `npm ci --prefix e2e`
 # for binaryen's wasm-opt, `trunk build --release --offline`, `cargo xtask precompress` (brotli
-# and gzip copies the server sends as they are), `cargo build --release -p signaling`. `signaling/tests/deploy.rs` checks that they stay the same.
+# and gzip copies the server sends as they are), `cargo build --release -p signaling`.
+# `signaling/tests/deploy.rs` checks that they stay the same.
 
 ARG RUST_VERSION=1.95
 ARG NODE_VERSION=20

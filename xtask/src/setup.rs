@@ -165,7 +165,7 @@ pub fn ensure_chromium() -> Result<()> {
     })
 }
 
-/// `trunk build --release --offline` into dist/.
+/// `trunk build --release --offline` into dist/, then its precompressed copies.
 pub fn trunk_build() -> Result<()> {
     cmd::run(cmd::new("trunk").args(["build", "--release", "--offline"]))?;
     precompress()
