@@ -1,5 +1,6 @@
-//! `cargo xtask run` and `cargo xtask test`: the README's two commands.
+//! `cargo xtask run` and `cargo xtask test`: the README's two commands; and `cargo xtask bench`.
 
+mod bench;
 mod cmd;
 mod precompress;
 mod setup;
@@ -38,6 +39,13 @@ enum Cmd {
         #[arg(long)]
         e2e_filter: Option<String>,
     },
+    /// Measure Meshboard side by side with Yjs + y-webrtc in real Chromium; write BENCHMARKS.md.
+    Bench {
+        /// A short run (a prefix of the trace, few keys) that must measure every row; writes its
+        /// table under target/bench/ and leaves BENCHMARKS.md alone (`cargo xtask test` runs it).
+        #[arg(long)]
+        smoke: bool,
+    },
     /// Write NAME.br and NAME.gz next to each text and wasm file in dist/ (after `trunk build`).
     Precompress,
 }
@@ -75,6 +83,7 @@ fn dispatch(command: Cmd) -> Result<()> {
     match command {
         Cmd::Run { listen } => run(&listen),
         Cmd::Precompress => setup::precompress(),
+        Cmd::Bench { smoke } => bench::run(smoke),
         Cmd::Test {
             only,
             skip_e2e,

@@ -113,21 +113,26 @@ pub fn ensure_build_tools() -> Result<()> {
         cmd::run(cmd::cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]))
     })?;
     step("setup: npm packages (playwright-core, binaryen)", || {
-        let e2e = root().join("e2e");
-        if npm_packages_fresh(&e2e) {
-            println!("e2e/node_modules is up to date with e2e/package-lock.json");
-            return Ok(());
-        }
-        cmd::run(cmd::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "e2e"]))
+        ensure_npm_packages("e2e")
     })
 }
 
+/// `npm ci` in `dir` (relative to the root) unless its node_modules is up to date.
+pub fn ensure_npm_packages(dir: &str) -> Result<()> {
+    let path = root().join(dir);
+    if npm_packages_fresh(&path) {
+        println!("{dir}/node_modules is up to date with {dir}/package-lock.json");
+        return Ok(());
+    }
+    cmd::run(cmd::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", dir]))
+}
+
 /// node_modules exists and npm's own record of it is not older than package-lock.json.
-fn npm_packages_fresh(e2e: &Path) -> bool {
+fn npm_packages_fresh(dir: &Path) -> bool {
     let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
     match (
-        modified(&e2e.join("node_modules/.package-lock.json")),
-        modified(&e2e.join("package-lock.json")),
+        modified(&dir.join("node_modules/.package-lock.json")),
+        modified(&dir.join("package-lock.json")),
     ) {
         (Some(installed), Some(lock)) => installed >= lock,
         _ => false,

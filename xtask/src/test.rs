@@ -22,6 +22,8 @@ pub enum Check {
     Wasm,
     /// release build of the app, the server, and the Playwright suite
     E2e,
+    /// `cargo xtask bench --smoke`: the side-by-side benchmark with Yjs, short, must measure all
+    Bench,
 }
 
 pub struct Options<'a> {
@@ -34,10 +36,11 @@ pub struct Options<'a> {
 pub fn all(opts: &Options) -> Result<()> {
     let start = Instant::now();
     let wants = |c: Check| {
-        (opts.only.is_empty() || opts.only.contains(&c)) && !(c == Check::E2e && opts.skip_e2e)
+        (opts.only.is_empty() || opts.only.contains(&c))
+            && !(matches!(c, Check::E2e | Check::Bench) && opts.skip_e2e)
     };
     setup::ensure_build_tools()?;
-    if wants(Check::Wasm) || wants(Check::E2e) {
+    if wants(Check::Wasm) || wants(Check::E2e) || wants(Check::Bench) {
         setup::ensure_chromium()?;
     }
     if wants(Check::Fmt) {
@@ -117,6 +120,10 @@ pub fn all(opts: &Options) -> Result<()> {
         })?;
     } else {
         println!("\n(e2e skipped)");
+    }
+    if wants(Check::Bench) {
+        // Its own steps are banners of their own; a failed row fails this check.
+        crate::bench::run(true)?;
     }
     println!(
         "\nAll checks passed in {:.0} s.",
