@@ -388,7 +388,7 @@ async function smallNote(browser, app) {
 
 /** The trace board: A stores it and reloads (local load), B opens the link with nothing stored
  * (cold join; bytes A sent against `saved`), then typing with both holding it. If the join does
- * not complete, B is given the board locally so that the typing still runs. */
+ * not complete, B is given the board locally and both reload, so that the typing still runs. */
 async function traceBoard(browser, app, saved, expected, out) {
   const a = await user(browser, `${app.name} trace A`);
   const b = await user(browser, `${app.name} trace B`);
@@ -417,10 +417,13 @@ async function traceBoard(browser, app, saved, expected, out) {
       out.join = { failed: `did not complete in ${CFG.joinTimeout / 1000} s: ${why}` };
       out.bytes = out.join;
       log(`${app.name} trace join: ${out.join.failed}`);
-      // give B the board from storage instead, so that both hold it for the typing
+      // give B the board from storage instead, and start both pages afresh (a failed send can
+      // leave the old connection broken), so that both hold it for the typing
       await app.seed(b, saved);
       await b.page.reload();
       await until('B shows the whole note from storage', async () => (await noteLength(b)) === expected.length, 60000);
+      await a.page.reload();
+      await until('A shows the whole note again', async () => (await noteLength(a)) === expected.length, 60000);
     }
     if ((await a.by('note-text').first().inputValue()) !== expected || (await b.by('note-text').first().inputValue()) !== expected) {
       throw new Error('a note differs from the trace text');
