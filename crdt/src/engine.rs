@@ -25,9 +25,11 @@
 //!   Automerge sync messages, which are also the repair path whenever a push does not leave both
 //!   sides with the same heads. The [`sync::State`] is seeded so that it agrees with what a push
 //!   established, which is how sync goes quiet after a push.
-//! * **Coalescing.** The first local edit of a burst is sent at once; edits within
-//!   [`Config::coalesce_ms`] after a send are held and sent together when the window ends
-//!   ([`Effect::WakeAt`] / [`Event::Tick`]). [`Effect::DocChanged`] is never delayed.
+//! * **Pacing.** Local edits are sent at once while the sender stays under a rate of one send per
+//!   [`Config::send_interval_ms`] with bursts of [`Config::send_burst`] (a token bucket; any
+//!   person typing stays under it). Past that, edits are held and sent together as soon as the
+//!   rate allows ([`Effect::WakeAt`] / [`Event::Tick`]), so a burst of programmatic edits costs a
+//!   bounded number of frames. [`Effect::DocChanged`] is never delayed.
 //!
 //! Anything a peer sends that does not decode, or that Automerge refuses, drops that peer and
 //! leaves the document intact.
@@ -97,8 +99,10 @@ pub struct Config {
     /// changes again once their dependencies are there) and the peer whose message passed it is
     /// dropped.
     pub max_queued: usize,
-    /// Local edits within this window after a send are held and sent together.
-    pub coalesce_ms: u64,
+    /// Local edits are sent at once at up to one send per this interval on average…
+    pub send_interval_ms: u64,
+    /// …with bursts of up to this many sends; past that they are held and sent together.
+    pub send_burst: u64,
     /// Data frames not acknowledged within this time restart the session (doubled after each
     /// restart without progress, up to `max_backoff_ms`).
     pub ack_timeout_ms: u64,
@@ -115,7 +119,8 @@ impl Default for Config {
             max_message: 64 * 1024 * 1024,
             max_partials: 4,
             max_queued: 32 * 1024 * 1024,
-            coalesce_ms: 30,
+            send_interval_ms: 4,
+            send_burst: 16,
             ack_timeout_ms: 5_000,
             max_backoff_ms: 60_000,
             direct: true,
@@ -242,8 +247,11 @@ pub struct Engine {
     config: Config,
     peers: BTreeMap<PeerId, Peer>,
     last_epoch: u64,
-    /// Local edits before this time are held (a burst is in progress).
-    hold_until: u64,
+    /// The pacing's clock (GCRA's theoretical arrival time): a local edit may be sent at once when
+    /// `now + (send_burst - 1) * send_interval_ms >= pace_at`; each send moves it on by one
+    /// interval from `max(pace_at, now)`.
+    pace_at: u64,
+    /// Local edits are waiting to be sent (the rate was exceeded).
     held: bool,
     reported_wake: Option<u64>,
 }
@@ -259,7 +267,7 @@ impl Engine {
             config,
             peers: BTreeMap::new(),
             last_epoch: 0,
-            hold_until: 0,
+            pace_at: 0,
             held: false,
             reported_wake: None,
         }
@@ -339,7 +347,7 @@ impl Engine {
             .peers
             .values()
             .filter_map(|p| p.ack_deadline)
-            .chain(self.held.then_some(self.hold_until))
+            .chain(self.held.then(|| self.send_allowed_at()))
             .min();
         if wake != self.reported_wake {
             self.reported_wake = wake;
@@ -357,20 +365,36 @@ impl Engine {
         if self.board.commit(seconds).is_some() {
             cx.changed();
         }
-        if cx.now >= self.hold_until {
-            self.flush(None, cx);
-            self.hold_until = cx.now.saturating_add(self.config.coalesce_ms);
-            self.held = false;
+        if cx.now >= self.send_allowed_at() {
+            self.paced_flush(cx);
         } else {
             self.held = true;
         }
     }
 
+    /// When the pacing lets the next local send go.
+    fn send_allowed_at(&self) -> u64 {
+        let tolerance = self
+            .config
+            .send_burst
+            .saturating_sub(1)
+            .saturating_mul(self.config.send_interval_ms);
+        self.pace_at.saturating_sub(tolerance)
+    }
+
+    /// Send the local changes now and charge the pacing for it.
+    fn paced_flush(&mut self, cx: &mut Cx) {
+        self.held = false;
+        self.flush(None, cx);
+        self.pace_at = self
+            .pace_at
+            .max(cx.now)
+            .saturating_add(self.config.send_interval_ms);
+    }
+
     fn tick(&mut self, cx: &mut Cx) {
-        if self.held && cx.now >= self.hold_until {
-            self.held = false;
-            self.flush(None, cx);
-            self.hold_until = cx.now.saturating_add(self.config.coalesce_ms);
+        if self.held && cx.now >= self.send_allowed_at() {
+            self.paced_flush(cx);
         }
         let late: Vec<PeerId> = self
             .peers

@@ -320,7 +320,8 @@ fn a_cold_join_receives_the_saved_document() {
 }
 
 #[test]
-fn local_edits_are_coalesced_without_delaying_the_first() {
+fn typing_is_sent_at_once_and_only_a_burst_past_the_rate_is_held() {
+    let config = Config::default();
     let mut net = Net::new(2);
     net.connect(0, 1);
     net.run();
@@ -329,25 +330,38 @@ fn local_edits_are_coalesced_without_delaying_the_first() {
         note(b, "")
     };
     net.now += 1000;
-    let start = net.now;
-    let first = net.edit(0, |b| b.set_note_text(&id, "a").unwrap());
-    assert_eq!(first.first(), Some(&Effect::DocChanged));
-    assert!(first.iter().any(|e| matches!(e, Effect::Send { .. })));
-    net.deliver_all();
-    // a burst inside the window: shown at once, sent later
-    let mut text = String::from("a");
-    for c in "bcdef".chars() {
+    let sent = |effects: &[Effect]| effects.iter().any(|e| matches!(e, Effect::Send { .. }));
+    // faster than anyone types (one key per 5 ms, every key delivered before the next): each
+    // keystroke goes out at once
+    let mut text = String::new();
+    for c in "abcdefghijklmnopqrstuvwxyz".chars().cycle().take(60) {
         net.now += 5;
         text.push(c);
         let effects = net.edit(0, |b| b.set_note_text(&id, &text).unwrap());
         assert_eq!(effects.first(), Some(&Effect::DocChanged), "{effects:?}");
         assert!(
-            !effects.iter().any(|e| matches!(e, Effect::Send { .. })),
-            "{effects:?}"
+            sent(&effects),
+            "keystroke {} was held: {effects:?}",
+            text.len()
         );
+        net.deliver_all();
     }
+    net.run();
+    net.assert_converged();
+    // a burst of edits in one instant (a script, a paste of many fields): at most `send_burst`
+    // sends at once, the rest shown at once and sent together when the rate allows
+    net.now += 1000;
+    let start = net.now;
+    let mut at_once = 0;
+    for i in 0..100 {
+        text.push_str(&i.to_string());
+        let effects = net.edit(0, |b| b.set_note_text(&id, &text).unwrap());
+        assert_eq!(effects.first(), Some(&Effect::DocChanged), "{effects:?}");
+        at_once += usize::from(sent(&effects));
+    }
+    assert_eq!(at_once as u64, config.send_burst, "sends without waiting");
     let wake = net.wake[0].expect("a wake-up for the held edits");
-    assert_eq!(wake, start + 30);
+    assert_eq!(wake, start + config.send_interval_ms);
     let mark = net.log.len();
     net.run();
     let pushes = net
@@ -355,12 +369,12 @@ fn local_edits_are_coalesced_without_delaying_the_first() {
         .iter()
         .filter(|f| f.0 == 0 && f.2 == FrameKind::Changes)
         .count();
-    assert_eq!(pushes, 1);
+    assert_eq!(pushes, 1, "the held edits go out in one push");
     net.assert_converged();
     // an edit long after the burst goes out at once again
     net.now += 1000;
     let effects = net.edit(0, |b| b.set_note_text(&id, "x").unwrap());
-    assert!(effects.iter().any(|e| matches!(e, Effect::Send { .. })));
+    assert!(sent(&effects));
 }
 
 #[test]

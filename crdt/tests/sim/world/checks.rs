@@ -61,7 +61,7 @@ impl World {
         let before = self.out.frames_after_heal;
         let c = self.params.config;
         for wait in [
-            c.coalesce_ms,
+            c.send_interval_ms * c.send_burst,
             c.ack_timeout_ms,
             c.max_backoff_ms,
             10 * 60 * 1000,
