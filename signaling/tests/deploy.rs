@@ -89,7 +89,7 @@ fn dockerfile_builds_with_the_commands_ci_runs() {
         ),
         (
             "npm ci --no-audit --no-fund --prefix e2e".to_owned(),
-            r#""ci","--no-audit","--no-fund","--prefix","e2e""#,
+            r#""ci","--no-audit","--no-fund","--prefix",dir"#,
         ),
         (
             "trunk build --release --offline".to_owned(),
@@ -114,6 +114,11 @@ fn dockerfile_builds_with_the_commands_ci_runs() {
             "xtask no longer runs `{docker}` ({xtask_args}): update the Dockerfile to match"
         );
     }
+    // The npm step above takes its folder as an argument; setup passes e2e.
+    assert!(
+        xtask.contains(r#"ensure_npm_packages("e2e")"#),
+        "xtask no longer installs e2e's npm packages: update the Dockerfile to match"
+    );
     // The wasm-bindgen version comes from Cargo.lock, as in xtask.
     assert!(dockerfile.contains(&squeezed(r#"$0 == "name = \"wasm-bindgen\"""#)));
     // The tools xtask puts first on PATH and its Trunk settings.
