@@ -17,6 +17,7 @@ pub mod frame;
 pub mod link;
 pub mod saved;
 pub mod secure;
+pub mod session;
 pub mod sync_guard;
 pub mod text_diff;
 pub mod view;

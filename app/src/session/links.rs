@@ -298,7 +298,7 @@ impl Session {
                 }
                 Effect::DocChanged => {
                     self.view_dirty = true;
-                    self.persist.dirty = true;
+                    self.persist.core.changed(browser::now_ms());
                 }
                 Effect::WakeAt { at_ms } => {
                     let delay = at_ms.saturating_sub(browser::now_ms());

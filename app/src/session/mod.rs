@@ -19,6 +19,7 @@ use std::rc::{Rc, Weak};
 
 use crdt::engine::MAX_PEERS;
 use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
+use crdt::session::{PersistPolicy, Persister};
 use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION};
@@ -54,10 +55,6 @@ const PEER_RETRY_CAP_MS: f64 = 60_000.0;
 const LINK_SETUP_MS: u32 = 15_000;
 /// How long a peer that left signaling keeps its open channel before we call it gone.
 const LEAVE_GRACE_MS: u32 = 3_000;
-/// Compact a board's chunks into one snapshot once there are this many, or this many bytes.
-const COMPACT_AFTER_CHUNKS: usize = 64;
-const COMPACT_AFTER_BYTES: usize = 1 << 20;
-const SAVE_RETRY_MS: f64 = 3_000.0;
 
 pub type Edit = Box<dyn FnOnce(&mut Board) -> Result<(), BoardError>>;
 
@@ -81,11 +78,11 @@ pub enum Input {
     /// A write finished; `compacted` if it replaced the chunks written before it.
     Saved {
         key: JsValue,
-        len: usize,
         compacted: bool,
         result: Result<(), StorageError>,
     },
-    RetrySave,
+    /// Storage's timer: a retry after a failed write, or a compaction that waited for a pause.
+    PersistWake,
     /// The engine asked to be woken (its coalescing window ended).
     Tick,
     /// Another tab of this profile said something about this board.
@@ -97,23 +94,19 @@ pub enum Input {
 /// A stored chunk: its key and its bytes (`None` if the record was not bytes).
 pub type Chunk = (JsValue, Option<Vec<u8>>);
 
-/// Where the board stands with IndexedDB.
-#[derive(Default)]
+/// Where the board stands with IndexedDB; when to write is `crdt::session::Persister`'s call.
 struct Persist {
+    core: Persister,
     store: Option<Rc<Store>>,
+    /// Storage was read (or could not be opened): the network may start.
     loaded: bool,
-    /// The document has changes not yet handed to a write.
-    dirty: bool,
-    writing: bool,
-    /// The last write failed: the next one saves the whole document.
-    resave_all: bool,
-    /// Keys of the chunks this page loaded or wrote: what a compaction may replace.
+    /// Keys of the chunks this page loaded or wrote: what a compaction replaces.
     keys: Vec<JsValue>,
-    bytes: usize,
     writer: String,
     counter: u32,
     error: Option<String>,
-    retry: Option<Timeout>,
+    /// Fires at `core.wake_at()`.
+    wake: Option<(u64, Timeout)>,
 }
 
 /// One session's state and its input queue.
@@ -278,8 +271,14 @@ impl SessionCell {
             state: RefCell::new(Session {
                 engine: Engine::new(board),
                 persist: Persist {
+                    core: Persister::new(PersistPolicy::default()),
+                    store: None,
+                    loaded: false,
+                    keys: Vec::new(),
                     writer: me.clone(),
-                    ..Persist::default()
+                    counter: 0,
+                    error: None,
+                    wake: None,
                 },
                 me,
                 room: keys.room_id.clone(),
@@ -345,7 +344,7 @@ impl SessionCell {
         self.queue.borrow_mut().clear();
         if let Ok(mut s) = self.state.try_borrow_mut() {
             s.reconnect = None;
-            s.persist.retry = None;
+            s.persist.wake = None;
             s.retries.clear();
             s.leaving.clear();
             s.wake = None;
@@ -377,13 +376,10 @@ impl Session {
             peers: self.links.values().filter(|l| l.open).count(),
             fatal: self.fatal.clone(),
             loaded: self.persist.loaded,
-            save: match (
-                &self.persist.error,
-                self.persist.dirty || self.persist.writing,
-            ) {
+            save: match (&self.persist.error, self.persist.core.is_saved()) {
                 (Some(_), _) => SaveState::Failed,
-                (None, true) => SaveState::Saving,
-                (None, false) => SaveState::Saved,
+                (None, false) => SaveState::Saving,
+                (None, true) => SaveState::Saved,
             },
             storage_error: self.persist.error.clone(),
             security: self.security.clone(),
@@ -401,10 +397,9 @@ impl Session {
             Input::Loaded(result) => self.on_loaded(result),
             Input::Saved {
                 key,
-                len,
                 compacted,
                 result,
-            } => self.on_saved(key, len, compacted, result),
+            } => self.on_saved(key, compacted, result),
             Input::Tick => {
                 self.wake = None;
                 let effects = self.engine.handle(Event::Tick, browser::now_ms());
@@ -412,10 +407,7 @@ impl Session {
             }
             Input::Tab(bytes) => self.on_tab(bytes),
             Input::SetOffline(offline) => self.set_offline(offline),
-            Input::RetrySave => {
-                self.persist.retry = None;
-                self.persist.dirty = true;
-            }
+            Input::PersistWake => self.persist.wake = None,
             Input::Socket(event) => self.on_socket(event),
             Input::Reconnect => {
                 self.reconnect = None;

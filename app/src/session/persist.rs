@@ -1,4 +1,5 @@
-//! Persisting the board in IndexedDB: load before the network, one write at a time, compaction.
+//! Persisting the board in IndexedDB: load before the network, then carry out the writes that
+//! `crdt::session::Persister` decides on (one at a time; compaction when the user pauses).
 
 use crdt::board::Piece;
 
@@ -8,8 +9,9 @@ impl Session {
     pub(super) fn on_loaded(&mut self, result: Result<(Rc<Store>, Vec<Chunk>), StorageError>) {
         match result {
             Ok((store, chunks)) => {
-                let had_edits = self.persist.dirty;
+                let edited_before = !self.persist.core.is_saved();
                 let mut skipped = 0;
+                let mut sizes = Vec::new();
                 let board = self.engine.board_mut();
                 for (key, bytes) in chunks {
                     let bytes = bytes.filter(|b| crdt::saved::verified(b));
@@ -19,7 +21,7 @@ impl Session {
                     match bytes.map(load) {
                         Some(Ok(len)) => {
                             self.persist.keys.push(key);
-                            self.persist.bytes += len;
+                            sizes.push(len);
                         }
                         _ => skipped += 1,
                     }
@@ -32,10 +34,8 @@ impl Session {
                         "{skipped} damaged saved piece(s) of this board could not be read and were skipped; the rest loaded."
                     ));
                 }
-                if self.persist.keys.is_empty() || had_edits {
-                    // a board new to this browser is saved at once, so that it is listed
-                    self.persist.dirty = true;
-                } else {
+                self.persist.core.loaded(&sizes);
+                if !sizes.is_empty() && !edited_before {
                     // what was just loaded is already stored, and every other open tab of this
                     // board has it: incremental saves and posts to tabs start from here
                     self.engine.board_mut().mark_stored();
@@ -46,6 +46,7 @@ impl Session {
             }
             Err(e) => {
                 warn(&format!("meshboard: {e}"));
+                self.persist.core.unavailable();
                 self.persist.error = Some(format!(
                     "{e}. Edits are kept in this tab only until storage works again."
                 ));
@@ -55,28 +56,33 @@ impl Session {
         self.connect();
     }
 
-    /// Hand the document's unsaved changes to IndexedDB, one write at a time: edits made while
-    /// a write is running go into the next one.
+    /// Start the write that is due, if any, and keep the storage timer at the next decision.
     pub(super) fn maybe_write(&mut self) {
-        let p = &mut self.persist;
-        if !p.loaded || !p.dirty || p.writing || p.retry.is_some() {
-            return;
+        let now = browser::now_ms();
+        if let Some(store) = self.persist.store.clone() {
+            if let Some(piece) = self.persist.core.next_write(self.engine.board_mut(), now) {
+                self.write(store, piece);
+            }
         }
-        let Some(store) = p.store.clone() else { return };
-        p.dirty = false;
-        let compact =
-            p.resave_all || p.keys.len() >= COMPACT_AFTER_CHUNKS || p.bytes >= COMPACT_AFTER_BYTES;
-        let Some(Piece {
-            bytes,
-            whole: compact,
-        }) = self.engine.board_mut().unstored(compact)
-        else {
-            return;
-        };
-        p.writing = true;
+        let p = &mut self.persist;
+        match p.core.wake_at() {
+            None => p.wake = None,
+            Some(at) if p.wake.as_ref().is_some_and(|(t, _)| *t == at) => {}
+            Some(at) => {
+                let weak = self.weak.clone();
+                let delay = u32::try_from(at.saturating_sub(now)).unwrap_or(u32::MAX);
+                p.wake = Timeout::new(delay, move || dispatch_weak(&weak, Input::PersistWake))
+                    .ok()
+                    .map(|t| (at, t));
+            }
+        }
+    }
+
+    fn write(&mut self, store: Rc<Store>, Piece { bytes, whole }: Piece) {
+        let p = &mut self.persist;
         p.counter += 1;
         let key = storage::chunk_key(&self.room, &p.writer, p.counter);
-        let replaces = if compact { p.keys.clone() } else { Vec::new() };
+        let replaces = if whole { p.keys.clone() } else { Vec::new() };
         let record = BoardRecord {
             room: self.room.clone(),
             secret: self.secret.clone(),
@@ -85,7 +91,7 @@ impl Session {
         };
         let weak = self.weak.clone();
         spawn_local(async move {
-            let result = if compact {
+            let result = if whole {
                 store.compact(&record, &replaces, &key, &bytes).await
             } else {
                 store.append(&record, &key, &bytes).await
@@ -94,8 +100,7 @@ impl Session {
                 &weak,
                 Input::Saved {
                     key,
-                    len: bytes.len(),
-                    compacted: compact,
+                    compacted: whole,
                     result,
                 },
             );
@@ -105,36 +110,24 @@ impl Session {
     pub(super) fn on_saved(
         &mut self,
         key: JsValue,
-        len: usize,
         compacted: bool,
         result: Result<(), StorageError>,
     ) {
         let p = &mut self.persist;
-        p.writing = false;
+        p.core.written(result.is_ok(), browser::now_ms());
         match result {
             Ok(()) => {
                 if compacted {
                     p.keys.clear();
-                    p.bytes = 0;
-                    p.resave_all = false;
                 }
                 p.keys.push(key);
-                p.bytes += len;
                 p.error = None;
             }
             Err(e) => {
-                // What that write held is no longer "unsaved" to Automerge: save everything next.
                 warn(&format!("meshboard: {e}"));
                 p.error = Some(format!(
                     "{e}. Your edits are kept in this tab; saving is retried."
                 ));
-                p.resave_all = true;
-                p.dirty = true;
-                let weak = self.weak.clone();
-                p.retry = Timeout::new(jitter(SAVE_RETRY_MS), move || {
-                    dispatch_weak(&weak, Input::RetrySave)
-                })
-                .ok();
             }
         }
     }

@@ -1,10 +1,9 @@
 //! One honest peer: an engine that may crash, its timer, and what it has persisted.
 //!
-//! Persisting follows the app (`app/src/session/persist.rs`): at every `DocChanged` what the
-//! board has not stored yet (`Board::unstored`) is handed to storage; every eighth piece, and
-//! every piece that is the whole document (the board was replaced by a snapshot a peer pushed),
-//! replaces the others. A write becomes durable a few milliseconds later, in order;
-//! a crash loses the writes not yet durable (and the engine with all it had in memory). A
+//! Persisting is the app's: `crdt::session::Persister` decides when to write and when to compact
+//! (here with smaller thresholds, so that runs of a few seconds compact often), and a whole
+//! document replaces the pieces before it. A write becomes durable a few milliseconds later;
+//! a crash loses the write not yet durable (and the engine with all it had in memory). A
 //! restart loads the durable pieces into a fresh board with a new actor id, as the app does on
 //! every page load, so a change lost in a crash is never re-made under the same actor and
 //! sequence number.
@@ -12,11 +11,19 @@
 use std::collections::VecDeque;
 
 use crdt::automerge::{ActorId, ChangeHash};
+use crdt::session::{PersistPolicy, Persister};
 use crdt::{Board, Config, Effect, Engine, Event};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-const COMPACT_AFTER: usize = 8;
+/// The app's policy, scaled to runs of a few seconds.
+const PERSIST: PersistPolicy = PersistPolicy {
+    compact_after_pieces: 8,
+    compact_after_bytes: 64 << 10,
+    idle_ms: 200,
+    force_after_pieces: 32,
+    retry_ms: 100,
+};
 
 struct Write {
     durable_at: u64,
@@ -37,6 +44,13 @@ pub struct Node {
     /// The heads that loading `durable` must give.
     durable_heads: Vec<ChangeHash>,
     writes: VecDeque<Write>,
+    persister: Persister,
+}
+
+fn loaded(sizes: &[usize]) -> Persister {
+    let mut p = Persister::new(PERSIST);
+    p.loaded(sizes);
+    p
 }
 
 /// A distinct actor for every node and every life of it.
@@ -59,6 +73,7 @@ impl Node {
             durable: Vec::new(),
             durable_heads: Vec::new(),
             writes: VecDeque::new(),
+            persister: loaded(&[]),
         }
     }
 
@@ -73,13 +88,25 @@ impl Node {
         }
     }
 
-    /// `DocChanged`: hand the new bytes to storage.
+    /// `DocChanged`.
+    pub fn changed(&mut self, now: u64) {
+        self.persister.changed(now);
+    }
+
+    /// When this node's storage next has something to do: a write becomes durable, or the
+    /// persister wants to be asked again.
+    pub fn storage_at(&self) -> Option<u64> {
+        self.engine.as_ref()?;
+        let durable = self.writes.front().map(|w| w.durable_at);
+        durable.into_iter().chain(self.persister.wake_at()).min()
+    }
+
+    /// Start the write that is due, if any.
     pub fn persist(&mut self, now: u64, rng: &mut ChaCha8Rng) {
         let Some(engine) = &mut self.engine else {
             return;
         };
-        let compact = self.durable.len() + self.writes.len() >= COMPACT_AFTER;
-        if let Some(piece) = engine.board_mut().unstored(compact) {
+        if let Some(piece) = self.persister.next_write(engine.board_mut(), now) {
             let durable_at = now + rng.random_range(1..=20);
             self.writes.push_back(Write {
                 durable_at,
@@ -99,6 +126,7 @@ impl Node {
                 }
                 self.durable.push(w.bytes);
                 self.durable_heads = w.heads;
+                self.persister.written(true, now);
             }
         }
     }
@@ -131,6 +159,8 @@ impl Node {
         }
         // what was loaded is stored already: incremental saves start from here
         board.mark_stored();
+        let sizes: Vec<usize> = self.durable.iter().map(Vec::len).collect();
+        self.persister = loaded(&sizes);
         let mut engine = Engine::with_config(board, self.config);
         let effects = engine.handle(Event::LocalChange, now);
         self.engine = Some(engine);

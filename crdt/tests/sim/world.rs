@@ -174,7 +174,11 @@ impl World {
 
     fn next_at(&self) -> Option<u64> {
         let t_frame = self.net.next_at();
-        let t_timer = self.nodes.iter().filter_map(|n| n.timer).min();
+        let t_timer = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.timer.into_iter().chain(n.storage_at()))
+            .min();
         let t_job = self.agenda.keys().next().map(|k| k.0);
         [t_frame, t_timer, t_job].into_iter().flatten().min()
     }
@@ -190,6 +194,7 @@ impl World {
             self.now = self.now.max(t);
             for node in &mut self.nodes {
                 node.settle(self.now);
+                node.persist(self.now, &mut self.rng);
             }
             if self.net.next_at() == Some(t) {
                 if let Some(f) = self.net.pop(self.now) {
@@ -198,6 +203,8 @@ impl World {
             } else if let Some(i) = self.nodes.iter().position(|n| n.timer == Some(t)) {
                 self.nodes[i].timer = None;
                 self.deliver(i, Event::Tick);
+            } else if self.nodes.iter().any(|n| n.storage_at() == Some(t)) {
+                // a write became durable or a compaction came due: done above
             } else if let Some((_, job)) = self.agenda.pop_first() {
                 self.job(job);
             }
@@ -285,7 +292,10 @@ impl World {
                     self.count(to, &frame);
                     self.net.send(from, to, frame, self.now, &mut self.rng);
                 }
-                Effect::DocChanged => self.nodes[from].persist(self.now, &mut self.rng),
+                Effect::DocChanged => {
+                    self.nodes[from].changed(self.now);
+                    self.nodes[from].persist(self.now, &mut self.rng);
+                }
                 Effect::DropPeer { peer, reason } => {
                     if self.trace {
                         println!("{} {from} drops {peer}: {reason}", self.now - T0);

@@ -1,0 +1,7 @@
+//! The policies around the sync engine that every executor (the browser app, the simulator, a
+//! native peer) must apply the same way, as sans-IO state machines: the caller passes the time
+//! in and carries the decisions out.
+
+pub mod persist;
+
+pub use persist::{PersistPolicy, Persister};
