@@ -16,6 +16,11 @@ use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
 };
 
+mod changes;
+
+pub use changes::BoardChange;
+use changes::Watch;
+
 use crate::error::BoardError;
 use crate::text_diff;
 use crate::view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};
@@ -40,6 +45,7 @@ pub struct Board {
     /// after them is still to be stored. `None`: storage holds nothing this board can build on
     /// (new, or replaced by a loaded snapshot), so the next piece to store is the whole document.
     stored: Option<Vec<ChangeHash>>,
+    watch: Watch,
 }
 
 /// Bytes for storage, from [`Board::unstored`].
@@ -76,6 +82,7 @@ impl Board {
             doc,
             snapshot: None,
             stored: None,
+            watch: Watch::Off,
         })
     }
 
@@ -134,6 +141,7 @@ impl Board {
                     self.snapshot =
                         crate::saved::is_document(bytes).then(|| (doc.get_heads(), bytes.to_vec()));
                     self.doc = doc;
+                    self.replaced();
                     // what storage held is a prefix of these bytes: store them whole, as they came
                     self.stored = None;
                     return Ok(());
@@ -143,6 +151,7 @@ impl Board {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.before_apply(bytes.len());
         self.doc.load_incremental(bytes)?;
         Ok(())
     }
@@ -255,6 +264,26 @@ impl Board {
             title: self.title(),
             widgets,
         }
+    }
+
+    /// The widgets' ids and kinds, in order, without their content.
+    pub fn widget_kinds(&self) -> Vec<(String, WidgetKind)> {
+        let Some(list) = self.widgets_list() else {
+            return Vec::new();
+        };
+        self.list_maps(&list)
+            .into_iter()
+            .filter_map(|w| match self.scalar(&w, KIND)? {
+                ScalarValue::Str(s) => Some((w.to_string(), WidgetKind::parse(&s)?)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One widget as the UI shows it.
+    pub fn widget(&self, id: &str) -> Option<WidgetView> {
+        let (_, obj) = self.find_widget(id).ok()?;
+        self.widget_view(&obj)
     }
 
     fn widget_view(&self, obj: &ObjId) -> Option<WidgetView> {
@@ -381,6 +410,28 @@ impl Board {
             .obj(&w, TEXT, ObjType::Text)
             .ok_or(BoardError::Schema("note without text"))?;
         self.update_text(&text, new)
+    }
+
+    /// Replace `delete` code points at code point `index` of a note with `insert` (what the text
+    /// field reported, as [`text_diff::diff`] finds it).
+    pub fn splice_note(
+        &mut self,
+        id: &str,
+        index: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<(), BoardError> {
+        let w = self.widget_of_kind(id, WidgetKind::Note)?;
+        let text = self
+            .obj(&w, TEXT, ObjType::Text)
+            .ok_or(BoardError::Schema("note without text"))?;
+        let len = self.doc.length(&text);
+        if index.checked_add(delete).is_none_or(|end| end > len) {
+            return Err(BoardError::OutOfRange { index, delete, len });
+        }
+        let delete = isize::try_from(delete).map_err(|_| BoardError::Schema("text too long"))?;
+        self.doc.splice_text(&text, index, delete, insert)?;
+        Ok(())
     }
 
     fn task_list(&self, widget: &str) -> Result<ObjId, BoardError> {

@@ -805,6 +805,7 @@ impl Engine {
         p.phase = Phase::Ready;
         p.base = None;
         let before = self.board.heads();
+        self.board.before_apply(payload.len());
         self.board
             .doc_mut()
             .sync()
@@ -855,6 +856,7 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("bad change: {e}"))?;
         let before = self.board.heads();
+        self.board.before_apply(payload.len());
         self.board
             .doc_mut()
             .apply_changes(changes)

@@ -13,6 +13,12 @@ pub enum BoardError {
     NoSuchTask(String),
     #[error("widget {0} is not a {1}")]
     WrongKind(String, &'static str),
+    #[error("a splice of {delete} at {index} does not fit a text of {len}")]
+    OutOfRange {
+        index: usize,
+        delete: usize,
+        len: usize,
+    },
     #[error("the document does not follow the board schema: {0}")]
     Schema(&'static str),
 }
