@@ -21,6 +21,11 @@ impl SessionHandle {
             .with_value(|cell| dispatch(cell, Input::SetOffline(offline)));
     }
 
+    /// Read the whole board again (a field found it does not show what the board holds).
+    pub fn reread(self) {
+        self.0.with_value(|cell| dispatch(cell, Input::Reread));
+    }
+
     /// Apply `f` to the board, commit it and send it to every connected peer.
     pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
         self.0
@@ -52,16 +57,9 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
     provide_context(session);
     provide_context(ui);
 
-    let title = Memo::new(move |_| ui.board.with(|b| b.title.clone()));
+    let title = Memo::new(move |_| ui.title.get());
     let offline = RwSignal::new(false);
-    let widget_ids = Memo::new(move |_| {
-        ui.board.with(|b| {
-            b.widgets
-                .iter()
-                .map(|w| (w.id.clone(), w.body.kind()))
-                .collect::<Vec<_>>()
-        })
-    });
+    let widget_ids = ui.widgets;
     let add =
         move |kind: WidgetKind| move |_| session.edit(move |b| b.add_widget(kind).map(|_| ()));
 
@@ -119,7 +117,6 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     testid="board-title"
                     class="title"
                     placeholder="Untitled board"
-                    multiline=false
                 />
                 <ShareLink/>
             </section>

@@ -10,13 +10,15 @@
 
 mod links;
 mod persist;
+mod reading;
 mod socket;
 mod tab_sync;
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 
+use crdt::board::BoardChange;
 use crdt::engine::MAX_PEERS;
 use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
 use crdt::session::{PersistPolicy, Persister};
@@ -35,7 +37,7 @@ use crate::browser::{self, debug, warn};
 use crate::peer_signal::{Candidate, PeerSignal};
 use crate::storage::{self, BoardRecord, StorageError, Store};
 use crate::tabs::TabMessage;
-use crate::ui_state::{ConnStatus, SaveState, Ui};
+use crate::ui_state::{BoardUpdate, ConnStatus, SaveState, Ui};
 
 /// Inputs waiting to be handled; more than this means something is flooding us.
 const MAX_QUEUE: usize = 4096;
@@ -87,6 +89,8 @@ pub enum Input {
     Tick,
     /// Another tab of this profile said something about this board.
     Tab(Vec<u8>),
+    /// The UI asks for the whole board again.
+    Reread,
     /// The user's "work offline" switch.
     SetOffline(bool),
 }
@@ -187,6 +191,10 @@ pub struct Session {
     /// The engine's one timer.
     wake: Option<Timeout>,
     view_dirty: bool,
+    /// Changes the UI has not heard of yet (taken from the board before a local edit).
+    changes: Vec<BoardChange>,
+    /// The widgets the UI has a cell for.
+    shown: HashSet<String>,
     fatal: Option<String>,
     /// Networking paused by the user: no signaling, no peer connections.
     offline: bool,
@@ -201,7 +209,7 @@ pub struct Session {
 /// What the UI should show after a batch of inputs.
 pub struct UiUpdate {
     ui: Ui,
-    view: Option<crdt::BoardView>,
+    board: BoardUpdate,
     status: ConnStatus,
     peers: usize,
     fatal: Option<String>,
@@ -213,8 +221,8 @@ pub struct UiUpdate {
 
 impl UiUpdate {
     fn apply(self) {
-        if let Some(view) = self.view {
-            self.ui.board.set(view);
+        if !self.board.is_empty() {
+            self.ui.apply(self.board);
         }
         if self.ui.status.get_untracked() != self.status {
             self.ui.status.set(self.status);
@@ -263,7 +271,8 @@ impl SessionCell {
     /// Open the board named by `secret`: an empty board that fills in as peers are found.
     pub fn start(secret: &BoardSecret, ui: Ui) -> Result<Rc<SessionCell>, String> {
         let actor = crdt::automerge::ActorId::from(browser::random::bytes::<16>()?);
-        let board = Board::new(actor).map_err(|e| e.to_string())?;
+        let mut board = Board::new(actor).map_err(|e| e.to_string())?;
+        board.watch_changes();
         let me = random_id()?;
         let keys = secret.keys();
         let sealer = Sealer::new(&keys.seal, &keys.room_id, &me);
@@ -301,6 +310,8 @@ impl SessionCell {
                 leaving: HashMap::new(),
                 wake: None,
                 view_dirty: true,
+                changes: Vec::new(),
+                shown: HashSet::new(),
                 fatal: None,
                 offline: false,
                 tabs: None,
@@ -359,7 +370,11 @@ impl SessionCell {
 
 impl Session {
     fn ui_update(&mut self) -> UiUpdate {
-        let view = std::mem::take(&mut self.view_dirty).then(|| self.engine.board().view());
+        let board = if std::mem::take(&mut self.view_dirty) {
+            self.board_update()
+        } else {
+            BoardUpdate::default()
+        };
         let status = if self.offline {
             ConnStatus::Offline
         } else if self.joined {
@@ -371,7 +386,7 @@ impl Session {
         };
         UiUpdate {
             ui: self.ui,
-            view,
+            board,
             status,
             peers: self.links.values().filter(|l| l.open).count(),
             fatal: self.fatal.clone(),
@@ -408,6 +423,10 @@ impl Session {
             Input::Tab(bytes) => self.on_tab(bytes),
             Input::SetOffline(offline) => self.set_offline(offline),
             Input::PersistWake => self.persist.wake = None,
+            Input::Reread => {
+                self.changes.push(BoardChange::All);
+                self.view_dirty = true;
+            }
             Input::Socket(event) => self.on_socket(event),
             Input::Reconnect => {
                 self.reconnect = None;
@@ -472,10 +491,24 @@ impl Session {
                 }
             }
             Input::Edit(edit) => {
+                // what came before the edit is news to the UI; the edit's own splices of a note
+                // are not: its field made them
+                let before = self.engine.board_mut().take_changes();
+                self.changes.extend(before);
                 if let Err(e) = edit(self.engine.board_mut()) {
                     warn(&format!("meshboard: edit failed: {e}"));
+                    // the field may now show what the board does not have
+                    self.changes.push(BoardChange::All);
                 }
+                // the engine commits the edit (with its time): take its changes after that, as
+                // reading them closes the transaction
                 let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+                let own = self.engine.board_mut().take_changes();
+                self.changes.extend(
+                    own.into_iter()
+                        .filter(|c| !matches!(c, BoardChange::NoteSplice { .. })),
+                );
+                self.view_dirty = true;
                 self.run(effects);
             }
         }

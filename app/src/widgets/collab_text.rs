@@ -1,6 +1,6 @@
-//! A text field bound to a collaborative text: local input is sent as the new value (the core
-//! turns it into a splice), and a remote change is written into the field without moving the
-//! caret, whatever was inserted or deleted before it.
+//! Text fields bound to collaborative texts: a remote change is written into the field without
+//! moving the caret, whatever was inserted or deleted before it. The title sends its whole new
+//! value (the core turns it into a splice); notes send splices themselves (`note.rs`).
 
 use crdt::text_diff::transform_caret;
 use leptos::html;
@@ -59,6 +59,7 @@ pub fn apply_remote<F: TextField + AsRef<web_sys::Element>>(field: &F, new: &str
     }
 }
 
+/// A one-line field (the board title) bound to a collaborative text.
 #[component]
 pub fn CollabInput(
     /// The text as the document has it.
@@ -68,34 +69,17 @@ pub fn CollabInput(
     testid: &'static str,
     #[prop(optional)] class: &'static str,
     #[prop(optional)] placeholder: &'static str,
-    multiline: bool,
 ) -> impl IntoView {
     let on_input = move |ev: leptos::ev::Event| on_edit(event_target_value(&ev));
-    if multiline {
-        let node = NodeRef::<html::Textarea>::new();
-        Effect::new(move |_| {
-            let new = text.get();
-            if let Some(el) = node.get_untracked() {
-                apply_remote(&el, &new);
-            }
-        });
-        view! {
-            <textarea node_ref=node data-testid=testid class=class placeholder=placeholder
-                spellcheck="true" on:input=on_input></textarea>
+    let node = NodeRef::<html::Input>::new();
+    Effect::new(move |_| {
+        let new = text.get();
+        if let Some(el) = node.get_untracked() {
+            apply_remote(&el, &new);
         }
-        .into_any()
-    } else {
-        let node = NodeRef::<html::Input>::new();
-        Effect::new(move |_| {
-            let new = text.get();
-            if let Some(el) = node.get_untracked() {
-                apply_remote(&el, &new);
-            }
-        });
-        view! {
-            <input type="text" node_ref=node data-testid=testid class=class placeholder=placeholder
-                autocomplete="off" on:input=on_input/>
-        }
-        .into_any()
+    });
+    view! {
+        <input type="text" node_ref=node data-testid=testid class=class placeholder=placeholder
+            autocomplete="off" on:input=on_input/>
     }
 }

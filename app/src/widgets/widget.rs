@@ -14,15 +14,13 @@ fn label(kind: WidgetKind) -> &'static str {
 }
 
 /// A widget's card: its frame and remove button around the body for its kind. The body reads
-/// only its own widget from the board, so an edit elsewhere does not touch it.
+/// only its own widget's cell, so an edit elsewhere does not touch it.
 #[component]
 pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let session = expect_context::<SessionHandle>();
-    let body = {
-        let id = id.clone();
-        Memo::new(move |_| ui.board.with(|b| b.widget(&id).map(|w| w.body.clone())))
-    };
+    let cell = ui.cell(&id, kind);
+    let body = cell.body;
     let remove = {
         let id = id.clone();
         move |_| {
@@ -31,19 +29,11 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
         }
     };
     let inner = match kind {
-        WidgetKind::Note => {
-            let text = Memo::new(move |_| {
-                body.with(|b| match b {
-                    Some(WidgetBody::Note { text }) => text.clone(),
-                    _ => String::new(),
-                })
-            });
-            view! { <NoteWidget id=id.clone() text/> }.into_any()
-        }
+        WidgetKind::Note => view! { <NoteWidget id=id.clone() feed=cell.text/> }.into_any(),
         WidgetKind::Tasks => {
             let items = Memo::new(move |_| {
                 body.with(|b| match b {
-                    Some(WidgetBody::Tasks { items }) => items.clone(),
+                    WidgetBody::Tasks { items } => items.clone(),
                     _ => Vec::new(),
                 })
             });
@@ -51,7 +41,7 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
         }
         WidgetKind::Counter => {
             let value = Memo::new(move |_| match body.get() {
-                Some(WidgetBody::Counter { value }) => value,
+                WidgetBody::Counter { value } => value,
                 _ => 0,
             });
             view! { <CounterWidget id=id.clone() value/> }.into_any()
