@@ -10,12 +10,23 @@ pub struct Broadcast {
 }
 
 impl Broadcast {
-    pub fn open(name: &str, on_message: impl Fn(Vec<u8>) + 'static) -> Result<Self, String> {
+    /// Join the channel `name`; `on_message` hears messages of at most `max_bytes` bytes.
+    pub fn open(
+        name: &str,
+        max_bytes: usize,
+        on_message: impl Fn(Vec<u8>) + 'static,
+    ) -> Result<Self, String> {
         let channel = BroadcastChannel::new(name).map_err(|e| super::describe(&e))?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            // Only byte arrays are part of the tab protocol; anything else is ignored.
-            if let Ok(bytes) = e.data().dyn_into::<js_sys::Uint8Array>() {
+            // Only byte arrays are part of the tab protocol; anything else is ignored, and so is
+            // an array too large to copy into wasm memory.
+            let Ok(bytes) = e.data().dyn_into::<js_sys::Uint8Array>() else {
+                return;
+            };
+            if usize::try_from(bytes.length()).is_ok_and(|l| l <= max_bytes) {
                 on_message(bytes.to_vec());
+            } else {
+                super::warn("meshboard: ignoring a message from another tab: too large");
             }
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));

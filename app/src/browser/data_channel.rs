@@ -21,7 +21,33 @@ const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 pub enum ChannelEvent {
     Open,
     Message(Vec<u8>),
+    /// A message that is not part of the protocol arrived; it was not copied into wasm memory.
+    Refused(Refusal),
     Closed,
+}
+
+/// Why an incoming message was refused before it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("a message of {0} bytes, more than a frame may hold")]
+    TooLarge(u32),
+    #[error("a text message where only binary frames are allowed")]
+    NotBinary,
+}
+
+/// Read one incoming message, checking its size before copying it.
+fn incoming(data: wasm_bindgen::JsValue) -> ChannelEvent {
+    match data.dyn_into::<js_sys::ArrayBuffer>() {
+        Ok(buf) => {
+            let len = buf.byte_length();
+            if usize::try_from(len).map_or(true, |l| l > crdt::frame::MAX_FRAME) {
+                ChannelEvent::Refused(Refusal::TooLarge(len))
+            } else {
+                ChannelEvent::Message(js_sys::Uint8Array::new(&buf).to_vec())
+            }
+        }
+        Err(_) => ChannelEvent::Refused(Refusal::NotBinary),
+    }
 }
 
 #[derive(Default)]
@@ -62,16 +88,8 @@ impl DataChannel {
         let h = on_event.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_| h(ChannelEvent::Open));
         let h = on_event.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            // Binary frames only; a text frame is not part of the protocol and is passed on as
-            // bytes so that the receiver rejects it (and drops the peer) like any other bad frame.
-            let data = e.data();
-            let bytes = match data.dyn_into::<js_sys::ArrayBuffer>() {
-                Ok(buf) => js_sys::Uint8Array::new(&buf).to_vec(),
-                Err(other) => other.as_string().unwrap_or_default().into_bytes(),
-            };
-            h(ChannelEvent::Message(bytes));
-        });
+        let on_message =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| h(incoming(e.data())));
         let h = on_event;
         let on_close = Closure::<dyn FnMut(Event)>::new(move |_| h(ChannelEvent::Closed));
         let outbox = Rc::new(RefCell::new(Outbox::default()));

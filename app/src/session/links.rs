@@ -242,6 +242,9 @@ impl Session {
                     .handle(Event::Connected(peer), browser::now_ms());
                 self.run(effects);
             }
+            ChannelEvent::Refused(why) => {
+                self.link_failed(&peer, &format!("it sent {why}"));
+            }
             ChannelEvent::Closed => self.link_failed(&peer, "channel closed"),
         }
     }

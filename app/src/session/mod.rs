@@ -327,7 +327,8 @@ impl SessionCell {
             let room = s.room.clone();
             let weak = s.weak.clone();
             let tab_weak = weak.clone();
-            match Broadcast::open(&format!("meshboard:{room}"), move |m| {
+            let max_tab_message = crdt::engine::Config::default().max_message;
+            match Broadcast::open(&format!("meshboard:{room}"), max_tab_message, move |m| {
                 dispatch_weak(&tab_weak, Input::Tab(m))
             }) {
                 Ok(tabs) => {
