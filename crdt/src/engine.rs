@@ -46,6 +46,9 @@ use crate::error::FrameError;
 use crate::frame::{self, Changes, ChunkInfo, DocPayload, FrameKind, Header, Hello};
 use crate::sync_guard;
 
+mod push_budget;
+use push_budget::PushBudget;
+
 /// A peer's id, as given by the transport (the signaling server's peer id).
 pub type PeerId = String;
 
@@ -169,6 +172,8 @@ struct Peer {
     /// The next data sequence number expected in `rx_epoch`.
     rx_next: u64,
     reassembly: Reassembler,
+    /// The peer has nothing and the whole board is owed to it once the push budget allows.
+    owed_push: Option<u64>,
 }
 
 impl Peer {
@@ -186,6 +191,7 @@ impl Peer {
             rx_epoch: None,
             rx_next: 0,
             reassembly: Reassembler::default(),
+            owed_push: None,
         }
     }
 
@@ -254,6 +260,8 @@ pub struct Engine {
     /// Local edits are waiting to be sent (the rate was exceeded).
     held: bool,
     reported_wake: Option<u64>,
+    /// Pushes of the whole board to peers that say they have nothing.
+    full_pushes: PushBudget,
 }
 
 impl Engine {
@@ -270,6 +278,7 @@ impl Engine {
             pace_at: 0,
             held: false,
             reported_wake: None,
+            full_pushes: PushBudget::default(),
         }
     }
 
@@ -346,7 +355,8 @@ impl Engine {
         let wake = self
             .peers
             .values()
-            .filter_map(|p| p.ack_deadline)
+            .flat_map(|p| [p.ack_deadline, p.owed_push])
+            .flatten()
             .chain(self.held.then(|| self.send_allowed_at()))
             .min();
         if wake != self.reported_wake {
@@ -408,6 +418,18 @@ impl Engine {
             }
             self.restart(&id, cx);
         }
+        let owed: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.phase == Phase::Ready && p.owed_push.is_some_and(|at| cx.now >= at))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in owed {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.owed_push = None;
+            }
+            self.push(&id, &[], true, cx);
+        }
     }
 
     // ----- sending -----
@@ -467,6 +489,7 @@ impl Engine {
         };
         self.last_epoch = epoch;
         p.tx_epoch = epoch;
+        p.owed_push = None;
         p.tx_next = 0;
         p.tx_acked = 0;
         p.ack_deadline = None;
@@ -532,6 +555,16 @@ impl Engine {
             // every board starts from the same genesis change: a peer with just that has nothing
             let has_nothing = base.is_empty() || base == crate::board::genesis_heads().as_slice();
             let mut sent = Vec::new();
+            if has_nothing && !self.full_pushes.take(id, cx.now) {
+                // a peer that keeps claiming an empty board (each claim costs the whole board,
+                // an honest one repeats it only after losses): it waits for its turn
+                let at = self.full_pushes.next_at(id, cx.now);
+                if let Some(p) = self.peers.get_mut(id) {
+                    p.owed_push = Some(at);
+                    p.base = None;
+                }
+                return;
+            }
             let (kind, payload) = if allow_doc && has_nothing {
                 let doc = self.board.snapshot();
                 (FrameKind::Doc, DocPayload::encode(&ours, &doc))
@@ -770,6 +803,7 @@ impl Engine {
         p.sync = sync::State::new();
         p.base = None;
         p.phase = Phase::Ready;
+        p.owed_push = None;
         if ours.as_slice() == theirs {
             seed_caught_up(&mut p.sync, &ours);
             p.base = direct.then_some(ours);

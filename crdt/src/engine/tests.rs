@@ -608,8 +608,13 @@ fn garbage_drops_the_peer_and_keeps_the_document() {
         assert_eq!(net.nodes[0].board().title(), "keep me");
     }
     // a well-framed hello, then a sync message automerge cannot decode
-    for payload in [&b"\x42\xff\xff"[..], b"\x43", b"not automerge at all"] {
-        net.nodes[0].handle(Event::Connected("1".into()), T0);
+    // (a minute apart: each empty-board Hello costs a push, and those are rationed)
+    for (k, payload) in [&b"\x42\xff\xff"[..], b"\x43", b"not automerge at all"]
+        .into_iter()
+        .enumerate()
+    {
+        let at = T0 + 60_000 * (k as u64 + 1);
+        net.nodes[0].handle(Event::Connected("1".into()), at);
         let hello = Hello {
             reply_to: 0,
             heads: vec![],
@@ -620,10 +625,10 @@ fn garbage_drops_the_peer_and_keeps_the_document() {
         };
         net.nodes[0].handle(
             Event::Frame("1".into(), frame::encode(&h, &hello.encode())),
-            T0,
+            at,
         );
         let h = Header { seq: 1, ..valid };
-        let effects = net.nodes[0].handle(Event::Frame("1".into(), frame::encode(&h, payload)), T0);
+        let effects = net.nodes[0].handle(Event::Frame("1".into(), frame::encode(&h, payload)), at);
         assert!(
             effects
                 .iter()
@@ -1001,4 +1006,69 @@ fn a_sequence_number_at_the_end_of_the_counter_drops_the_peer() {
     );
     assert_eq!(net.nodes[0].peers().count(), 0);
     assert_eq!(net.nodes[0].board().title(), "keep me");
+}
+
+#[test]
+fn hellos_that_claim_an_empty_board_get_a_bounded_number_of_pushes() {
+    // (acks are never sent here: a long ack timeout keeps the sessions from restarting)
+    let config = Config {
+        ack_timeout_ms: 600_000,
+        ..Config::default()
+    };
+    let mut engine = Engine::with_config(Board::new(actor(0)).unwrap(), config);
+    engine.board_mut().set_title("worth pushing").unwrap();
+    engine.handle(Event::LocalChange, T0);
+    let genesis = Board::new(actor(1)).unwrap().heads();
+    let mut pushes = 0;
+    let mut dropped = 0;
+    // 100 fresh-epoch Hellos of about 50 bytes each, reconnecting whenever dropped
+    for i in 0..100u64 {
+        if i == 0 || dropped > 0 {
+            engine.handle(Event::Connected("1".into()), T0 + i);
+        }
+        let h = Header {
+            kind: FrameKind::Hello,
+            epoch: 1 + i,
+            seq: 0,
+            ack_epoch: 0,
+            ack_count: 0,
+            chunk: None,
+        };
+        let hello = Hello {
+            reply_to: 0,
+            heads: genesis.clone(),
+        };
+        let bytes = frame::encode(&h, &hello.encode());
+        assert!(bytes.len() < 100);
+        let effects = engine.handle(Event::Frame("1".into(), bytes), T0 + i);
+        dropped = 0;
+        for e in &effects {
+            match e {
+                Effect::Send { peer, frame } if peer == "1" => {
+                    let f = frame::decode(frame).unwrap();
+                    if matches!(f.header.kind, FrameKind::Doc | FrameKind::Changes) {
+                        pushes += 1;
+                    }
+                }
+                Effect::DropPeer { peer, .. } if peer == "1" => dropped += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(pushes <= 3, "{pushes} whole-board pushes for 100 Hellos");
+    assert!(pushes >= 1, "an honest cold join is still served");
+    assert_eq!(
+        dropped, 0,
+        "an honest peer that lost its pushes is not dropped"
+    );
+    // the last one is owed, and sent once the budget allows
+    let later = engine.handle(Event::Tick, T0 + 60_000);
+    let docs = later
+        .iter()
+        .filter(|e| {
+            matches!(e, Effect::Send { peer, frame } if peer == "1"
+            && frame::decode(frame).unwrap().header.kind == FrameKind::Doc)
+        })
+        .count();
+    assert_eq!(docs, 1);
 }
