@@ -639,30 +639,32 @@ fn garbage_drops_the_peer_and_keeps_the_document() {
     }
 }
 
-/// A peer "1" that sent node 0 a valid Hello; returns the next header to use.
-fn hostile_session(engine: &mut Engine) -> Header {
-    engine.handle(Event::Connected("1".into()), T0);
+/// The first frame of a peer's session `epoch`: a Hello that claims `heads`.
+fn hello_frame(epoch: u64, heads: Vec<ChangeHash>) -> Vec<u8> {
     let h = Header {
         kind: FrameKind::Hello,
-        epoch: 1,
+        epoch,
         seq: 0,
         ack_epoch: 0,
         ack_count: 0,
         chunk: None,
     };
+    let hello = Hello { reply_to: 0, heads };
+    frame::encode(&h, &hello.encode())
+}
+
+/// A peer "1" that sent node 0 a valid Hello; returns the next header to use.
+fn hostile_session(engine: &mut Engine) -> Header {
+    engine.handle(Event::Connected("1".into()), T0);
     let mut theirs = Board::new(actor(1)).unwrap();
-    let hello = Hello {
-        reply_to: 0,
-        heads: theirs.heads(),
-    };
-    engine.handle(
-        Event::Frame("1".into(), frame::encode(&h, &hello.encode())),
-        T0,
-    );
+    engine.handle(Event::Frame("1".into(), hello_frame(1, theirs.heads())), T0);
     Header {
-        seq: 1,
         kind: FrameKind::Sync,
-        ..h
+        epoch: 1,
+        seq: 1,
+        ack_epoch: 0,
+        ack_count: 0,
+        chunk: None,
     }
 }
 
@@ -1021,27 +1023,12 @@ fn hellos_that_claim_an_empty_board_get_a_bounded_number_of_pushes() {
     let genesis = Board::new(actor(1)).unwrap().heads();
     let mut pushes = 0;
     let mut dropped = 0;
-    // 100 fresh-epoch Hellos of about 50 bytes each, reconnecting whenever dropped
+    engine.handle(Event::Connected("1".into()), T0);
+    // 100 fresh-epoch Hellos of about 50 bytes each
     for i in 0..100u64 {
-        if i == 0 || dropped > 0 {
-            engine.handle(Event::Connected("1".into()), T0 + i);
-        }
-        let h = Header {
-            kind: FrameKind::Hello,
-            epoch: 1 + i,
-            seq: 0,
-            ack_epoch: 0,
-            ack_count: 0,
-            chunk: None,
-        };
-        let hello = Hello {
-            reply_to: 0,
-            heads: genesis.clone(),
-        };
-        let bytes = frame::encode(&h, &hello.encode());
+        let bytes = hello_frame(1 + i, genesis.clone());
         assert!(bytes.len() < 100);
         let effects = engine.handle(Event::Frame("1".into(), bytes), T0 + i);
-        dropped = 0;
         for e in &effects {
             match e {
                 Effect::Send { peer, frame } if peer == "1" => {
