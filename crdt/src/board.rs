@@ -11,6 +11,7 @@
 //! The document may come from untrusted peers, so readers skip whatever does not fit the schema
 //! instead of failing.
 
+use automerge::budget::Budget;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
@@ -130,7 +131,12 @@ impl Board {
         self.load(bytes, true)
     }
 
+    /// Within [`Budget::DEFAULT`]: stored bytes and another tab's are as untrusted as a peer's.
     fn load(&mut self, bytes: &[u8], any_kind: bool) -> Result<(), BoardError> {
+        automerge::budget::scoped(Budget::DEFAULT, || self.load_unbounded(bytes, any_kind))?
+    }
+
+    fn load_unbounded(&mut self, bytes: &[u8], any_kind: bool) -> Result<(), BoardError> {
         let before = self.doc.get_heads();
         if before == genesis_heads() && self.doc.pending_ops() == 0 {
             match AutoCommit::load(bytes) {

@@ -37,6 +37,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use automerge::budget::Budget;
 use automerge::sync::{self, BloomFilter, Have, SyncDoc};
 use automerge::{Change, ChangeHash};
 
@@ -113,6 +114,9 @@ pub struct Config {
     /// Push changes directly to caught-up peers and whole documents to empty ones. Off: only
     /// Automerge's sync protocol carries changes.
     pub direct: bool,
+    /// What decoding one message may inflate and decode (bytes of compressed chunks and
+    /// columns, ops in all and per change). Past it the message is refused and its peer dropped.
+    pub decode: Budget,
 }
 
 impl Default for Config {
@@ -127,6 +131,7 @@ impl Default for Config {
             ack_timeout_ms: 5_000,
             max_backoff_ms: 60_000,
             direct: true,
+            decode: Budget::DEFAULT,
         }
     }
 }
@@ -744,9 +749,16 @@ impl Engine {
                     self.sync_message(id, cx);
                 }
             }
-            FrameKind::Sync => self.on_sync(id, payload, cx)?,
-            FrameKind::Changes => self.on_changes(id, payload, cx)?,
-            FrameKind::Doc => self.on_doc(id, payload, cx)?,
+            FrameKind::Sync | FrameKind::Changes | FrameKind::Doc => {
+                // one budget for all that the message inflates and decodes, however automerge
+                // goes on past what it refuses
+                automerge::budget::scoped(self.config.decode, || match kind {
+                    FrameKind::Sync => self.on_sync(id, payload, cx),
+                    FrameKind::Changes => self.on_changes(id, payload, cx),
+                    _ => self.on_doc(id, payload, cx),
+                })
+                .map_err(|e| format!("refused: {e}"))??;
+            }
             FrameKind::Ack => {}
         }
         Ok(())

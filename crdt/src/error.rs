@@ -21,6 +21,11 @@ pub enum BoardError {
     },
     #[error("the document does not follow the board schema: {0}")]
     Schema(&'static str),
+    /// Decoding the bytes would inflate or decode more than [`Budget::DEFAULT`] allows.
+    ///
+    /// [`Budget::DEFAULT`]: automerge::budget::Budget::DEFAULT
+    #[error("refused: {0}")]
+    OverBudget(#[from] automerge::budget::Exceeded),
 }
 
 /// A frame (or a message reassembled from chunks) from a peer is unusable. Every variant drops

@@ -1059,3 +1059,84 @@ fn hellos_that_claim_an_empty_board_get_a_bounded_number_of_pushes() {
         .count();
     assert_eq!(docs, 1);
 }
+
+/// A change by a stranger, on top of `board`: a text and `ops - 1` letters, each inserted at
+/// its start. Compressed, as a peer may send it: a million ops deflate to about 1 KiB.
+fn change_inserting(board: &mut Board, ops: usize) -> Vec<u8> {
+    use automerge::{transaction::Transactable, ExpandedChange, ObjType, ROOT};
+    let mut doc = board.doc_mut().fork().with_actor(ActorId::from([0x99; 16]));
+    let text = doc.put_object(ROOT, "bomb", ObjType::Text).unwrap();
+    doc.splice_text(&text, 0, 0, "a").unwrap();
+    doc.commit();
+    // (automerge's transactions take quadratic time for so many ops: repeat the insert instead)
+    let mut expanded = ExpandedChange::from(doc.get_last_local_change().unwrap());
+    let insert = expanded.operations[1].clone();
+    expanded.operations.resize(ops, insert);
+    expanded.hash = None;
+    let mut change = Change::from(expanded);
+    let bytes = change.bytes().into_owned();
+    bytes
+}
+
+#[test]
+fn a_change_with_a_million_ops_is_refused_not_stored_not_forwarded() {
+    let mut net = Net::new(3);
+    net.edit(0, |b| b.set_title("intact").unwrap());
+    net.connect(0, 2);
+    net.run();
+    let heads = net.heads(0);
+    let changed = net.changed.clone();
+    let bomb = change_inserting(net.nodes[0].board_mut(), 1_000_000);
+    assert!(bomb.len() < 4096, "the bomb is {} bytes", bomb.len());
+
+    // "1" holds the link, says it has what node 0 has, then pushes the bomb as a new change
+    net.nodes[0].handle(Event::Connected("1".into()), net.now);
+    let effects = net.nodes[0].handle(
+        Event::Frame("1".into(), hello_frame(1, heads.clone())),
+        net.now,
+    );
+    net.apply(0, effects);
+    let h = Header {
+        kind: FrameKind::Changes,
+        epoch: 1,
+        seq: 1,
+        ack_epoch: 0,
+        ack_count: 0,
+        chunk: None,
+    };
+    let payload = Changes::encode(&heads, [&bomb[..]]);
+    let effects = net.nodes[0].handle(
+        Event::Frame("1".into(), frame::encode(&h, &payload)),
+        net.now,
+    );
+    let refused = effects.iter().find_map(|e| match e {
+        Effect::DropPeer { peer, reason } if peer == "1" => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        refused.as_deref().is_some_and(|r| r.contains("ops")),
+        "{refused:?}"
+    );
+    net.apply(0, effects);
+    net.run();
+    // not applied, nothing to store, nothing forwarded
+    assert_eq!(net.heads(0), heads);
+    assert_eq!(net.heads(2), heads);
+    assert_eq!(net.changed, changed);
+    let doc = net.nodes[0].board_mut().doc_mut();
+    assert!(automerge::ReadDoc::get(doc, automerge::ROOT, "bomb")
+        .unwrap()
+        .is_none());
+
+    // a paste of a whole long note (the trace's 105k characters) is an ordinary change
+    let mark = net.log.len();
+    net.edit(2, |b| {
+        note(b, &"x".repeat(105_000));
+    });
+    net.run();
+    assert_eq!(net.heads(0), net.heads(2));
+    assert!(net
+        .frames_since(mark)
+        .iter()
+        .any(|f| f.2 == FrameKind::Changes));
+}

@@ -260,6 +260,8 @@ macro_rules! __log {
  }
 
 mod autocommit;
+/// Meshboard vendor patch: bounds on decoding (see PATCHES.md).
+pub mod budget;
 mod automerge;
 mod autoserde;
 mod change;

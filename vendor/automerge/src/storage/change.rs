@@ -177,7 +177,10 @@ impl<'a> Change<'a, Unverified> {
         mut f: F,
     ) -> Result<Change<'a, Verified>, ReadChangeOpError> {
         let mut num_ops = 0;
+        // Meshboard vendor patch: run lengths can claim millions of ops in a few bytes
+        let mut meter = crate::budget::OpMeter::change();
         for op in self.iter_ops() {
+            meter.tick()?;
             f(op?);
             num_ops += 1;
         }

@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use super::{change::Unverified, parse, Change, Compressed, Document, MAGIC_BYTES};
 use crate::{columnar::encoding::leb128::ulebsize, ChangeHash};
 
+/// Meshboard vendor patch: magic bytes, checksum, chunk type and the longest LEB128 length.
+const MAX_HEADER_LEN: usize = 4 + 4 + 1 + 10;
+
 pub(crate) enum Chunk<'a> {
     Document(Document<'a>),
     Change(Change<'a, Unverified>),
@@ -34,6 +37,9 @@ pub(crate) mod error {
         Document(#[from] document::ParseError),
         #[error("unable to decompresse compressed chunk")]
         Deflate,
+        /// Meshboard vendor patch
+        #[error(transparent)]
+        Budget(#[from] crate::budget::Exceeded),
     }
 
     #[derive(thiserror::Error, Debug)]
@@ -76,17 +82,25 @@ impl<'a> Chunk<'a> {
             }
             ChunkType::Compressed => {
                 let compressed = &input.unconsumed_bytes()[header.data_bytes()];
-                let mut decoder = flate2::bufread::DeflateDecoder::new(compressed);
-                let mut decompressed = Vec::new();
-                decoder
-                    .read_to_end(&mut decompressed)
-                    .map_err(|_| parse::ParseError::Error(error::Chunk::Deflate))?;
-                let inner_header = header.with_data(ChunkType::Change, &decompressed);
-                let mut inner_chunk = Vec::with_capacity(inner_header.len() + decompressed.len());
-                inner_header.write(&mut inner_chunk);
-                inner_chunk.extend(&decompressed);
-                let (remaining, change) =
-                    Change::parse(parse::Input::new(&inner_chunk)).map_err(|e| e.lift())?;
+                // Meshboard vendor patch: inflated within the decoding budget, right behind room
+                // for the header, so that the change is not copied once more to prefix it
+                let mut inner_chunk = vec![0; MAX_HEADER_LEN];
+                crate::budget::inflate(compressed, &mut inner_chunk).map_err(|e| match e {
+                    crate::budget::InflateError::Io(_) => {
+                        parse::ParseError::Error(error::Chunk::Deflate)
+                    }
+                    crate::budget::InflateError::Budget(e) => {
+                        parse::ParseError::Error(error::Chunk::Budget(e))
+                    }
+                })?;
+                let inner_header =
+                    header.with_data(ChunkType::Change, &inner_chunk[MAX_HEADER_LEN..]);
+                let mut header_bytes = Vec::with_capacity(MAX_HEADER_LEN);
+                inner_header.write(&mut header_bytes);
+                let start = MAX_HEADER_LEN - header_bytes.len();
+                inner_chunk[start..MAX_HEADER_LEN].copy_from_slice(&header_bytes);
+                let (remaining, change) = Change::parse(parse::Input::new(&inner_chunk[start..]))
+                    .map_err(|e| e.lift())?;
                 if !remaining.is_empty() {
                     return Err(parse::ParseError::Error(error::Chunk::LeftoverData));
                 }

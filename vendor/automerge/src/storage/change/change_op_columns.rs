@@ -338,6 +338,9 @@ pub enum ReadChangeOpError {
     InvalidOpType(#[from] InvalidOpType),
     #[error("counter too large")]
     CounterTooLarge,
+    /// Meshboard vendor patch: the change holds more ops than the decoding budget allows.
+    #[error(transparent)]
+    Budget(#[from] crate::budget::Exceeded),
 }
 
 #[derive(Clone)]

@@ -79,8 +79,11 @@ impl<T: compression::ColumnCompression> RawColumn<T> {
         out: &mut Vec<u8>,
     ) -> Result<(ColumnSpec, usize), ParseError> {
         let len = if self.spec.deflate() {
-            let mut inflater = flate2::bufread::DeflateDecoder::new(&input[self.data.clone()]);
-            inflater.read_to_end(out).map_err(ParseError::Deflate)?
+            // Meshboard vendor patch: bounded by the decoding budget
+            crate::budget::inflate(&input[self.data.clone()], out).map_err(|e| match e {
+                crate::budget::InflateError::Io(e) => ParseError::Deflate(e),
+                crate::budget::InflateError::Budget(e) => ParseError::Budget(e),
+            })?
         } else {
             out.extend(&input[self.data.clone()]);
             self.data.len()
@@ -199,6 +202,9 @@ pub(crate) enum ParseError {
     Leb128(#[from] parse::leb128::Error),
     #[error(transparent)]
     Deflate(#[from] std::io::Error),
+    /// Meshboard vendor patch
+    #[error(transparent)]
+    Budget(#[from] crate::budget::Exceeded),
 }
 
 impl RawColumns<compression::Unknown> {

@@ -30,6 +30,9 @@ pub(crate) enum Error {
     /// Meshboard vendor patch
     #[error("an operation holds data its action does not use")]
     NotAsSaved,
+    /// Meshboard vendor patch
+    #[error(transparent)]
+    Budget(#[from] crate::budget::Exceeded),
 }
 
 pub(crate) struct MismatchedHeads {
@@ -127,6 +130,8 @@ pub(crate) fn reconstruct_opset<'a>(
     }
     let mut iter_ops = doc.iter_ops();
     let mut next = next_op(&mut iter_ops, &mut state.op_set)?;
+    // Meshboard vendor patch: run lengths can claim millions of ops in a few bytes
+    let mut meter = crate::budget::OpMeter::document();
     while let Some(NextDocOp {
         op,
         succ,
@@ -135,6 +140,7 @@ pub(crate) fn reconstruct_opset<'a>(
         obj,
     }) = next
     {
+        meter.tick()?;
         let elem = match (key, op.key) {
             (Key::Seq(a), Key::Seq(b)) => [a, b],
             (Key::Seq(a), _) => [a, a],
