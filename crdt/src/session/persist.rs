@@ -22,8 +22,11 @@ pub struct PersistPolicy {
     pub idle_ms: u64,
     /// A due compaction stops waiting once there are this many pieces.
     pub force_after_pieces: usize,
-    /// A failed write is tried again (as a whole document) after this long.
+    /// A failed write is tried again (as a whole document) after this long, doubled after each
+    /// failure in a row (a full disk or quota does not free itself at once)...
     pub retry_ms: u64,
+    /// ...up to this long.
+    pub max_retry_ms: u64,
 }
 
 impl Default for PersistPolicy {
@@ -34,6 +37,7 @@ impl Default for PersistPolicy {
             idle_ms: 2_000,
             force_after_pieces: 1024,
             retry_ms: 3_000,
+            max_retry_ms: 5 * 60_000,
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct Persister {
     whole_bytes: usize,
     last_change: Option<u64>,
     retry_at: Option<u64>,
+    /// Writes that failed in a row.
+    failures: u32,
 }
 
 impl Persister {
@@ -71,6 +77,7 @@ impl Persister {
             whole_bytes: 0,
             last_change: None,
             retry_at: None,
+            failures: 0,
         }
     }
 
@@ -145,6 +152,7 @@ impl Persister {
             return;
         };
         if ok {
+            self.failures = 0;
             if whole {
                 self.pieces = 1;
                 self.whole_bytes = len;
@@ -158,7 +166,13 @@ impl Persister {
             // What that write held is no longer "unstored" to the board: write everything next.
             self.resave_all = true;
             self.dirty = true;
-            self.retry_at = Some(now.saturating_add(self.policy.retry_ms));
+            let delay = self
+                .policy
+                .retry_ms
+                .saturating_mul(1 << self.failures.min(16))
+                .min(self.policy.max_retry_ms.max(self.policy.retry_ms));
+            self.failures = self.failures.saturating_add(1);
+            self.retry_at = Some(now.saturating_add(delay));
         }
     }
 

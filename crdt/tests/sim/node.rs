@@ -23,6 +23,7 @@ const PERSIST: PersistPolicy = PersistPolicy {
     idle_ms: 200,
     force_after_pieces: 32,
     retry_ms: 100,
+    max_retry_ms: 1_000,
 };
 
 struct Write {

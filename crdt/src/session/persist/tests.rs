@@ -8,6 +8,7 @@ fn policy() -> PersistPolicy {
         idle_ms: 2_000,
         force_after_pieces: 10,
         retry_ms: 3_000,
+        max_retry_ms: 20_000,
     }
 }
 
@@ -145,4 +146,31 @@ fn a_failed_write_is_retried_whole_after_a_while() {
     );
     assert_eq!(write(&mut board, &mut p, 3_020), Some(true));
     assert!(p.is_saved());
+}
+
+#[test]
+fn writes_that_keep_failing_are_retried_less_and_less_often() {
+    let mut p = Persister::new(policy());
+    let mut board = loaded_board(&mut p);
+    edit(&mut board, &mut p, 10);
+    let mut now = 10;
+    let mut gaps = Vec::new();
+    for _ in 0..5 {
+        p.next_write(&mut board, now).unwrap();
+        p.written(false, now);
+        let at = p.wake_at().unwrap();
+        assert!(
+            p.next_write(&mut board, at - 1).is_none(),
+            "not before the retry"
+        );
+        gaps.push(at - now);
+        now = at;
+    }
+    assert_eq!(gaps, [3_000, 6_000, 12_000, 20_000, 20_000]);
+    // one success resets the delay
+    assert_eq!(write(&mut board, &mut p, now), Some(true));
+    edit(&mut board, &mut p, now + 1);
+    p.next_write(&mut board, now + 1).unwrap();
+    p.written(false, now + 1);
+    assert_eq!(p.wake_at(), Some(now + 1 + 3_000));
 }
