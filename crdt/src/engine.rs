@@ -98,6 +98,10 @@ pub struct Config {
     pub max_message: usize,
     /// How many chunked messages from one peer may be incomplete at once.
     pub max_partials: usize,
+    /// Bytes of incomplete messages held for all peers together (each may hold up to
+    /// `max_message`, and a board has up to 31 peers: more than a wasm32 tab can hold). Past it
+    /// the peer holding the most is dropped.
+    pub max_buffered_total: usize,
     /// Bytes of received changes that may wait for missing dependencies (Automerge queues them
     /// until the dependencies arrive). Past this, the queue is cleared (sync fetches those
     /// changes again once their dependencies are there) and the peer whose message passed it is
@@ -125,6 +129,7 @@ impl Default for Config {
             max_frame: 16 * 1024,
             max_message: 64 * 1024 * 1024,
             max_partials: 4,
+            max_buffered_total: 96 * 1024 * 1024,
             max_queued: 32 * 1024 * 1024,
             send_interval_ms: 4,
             send_burst: 16,
@@ -592,6 +597,28 @@ impl Engine {
 
     // ----- receiving -----
 
+    /// Whether `id` may buffer `more` bytes of a chunked message within the budget for all
+    /// peers. If not, the peer that holds the most (`id` counting what it sends now) is dropped.
+    fn room_to_buffer(&mut self, id: &PeerId, more: usize, cx: &mut Cx) -> bool {
+        let total: usize = self.peers.values().map(|p| p.reassembly.buffered()).sum();
+        if total.saturating_add(more) <= self.config.max_buffered_total {
+            return true;
+        }
+        let holds = |p: &Peer, q: &PeerId| p.reassembly.buffered() + if q == id { more } else { 0 };
+        let hog = self
+            .peers
+            .iter()
+            .max_by_key(|(q, p)| (holds(p, q), *q == id))
+            .map(|(q, _)| q.clone());
+        let Some(hog) = hog else {
+            return false;
+        };
+        let reason = FrameError::AllPeersBuffered(self.config.max_buffered_total).to_string();
+        let sender = hog == *id;
+        self.drop_peer(hog, reason, cx);
+        !sender
+    }
+
     fn receive(&mut self, id: PeerId, bytes: &[u8], cx: &mut Cx) {
         if !self.peers.contains_key(&id) {
             // A frame that raced a disconnect: nothing to answer.
@@ -617,6 +644,12 @@ impl Engine {
             // produced from the session we threw away
             return;
         }
+        if f.header.chunk.is_some() && !self.room_to_buffer(&id, f.payload.len(), cx) {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         let message = match f.header.chunk {
             None => Cow::Borrowed(f.payload),
             Some(c) => match p.reassembly.push(kind, c, f.payload, limits) {

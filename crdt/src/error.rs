@@ -48,6 +48,8 @@ pub enum FrameError {
     MessageTooLarge { size: u64, limit: usize },
     #[error("more than {0} partial messages at once")]
     TooManyPartials(usize),
+    #[error("incomplete messages from all peers would pass {0} bytes; this peer holds the most")]
+    AllPeersBuffered(usize),
 }
 
 /// A board link's fragment is not a valid board secret.

@@ -2,7 +2,7 @@
 //! while the browser's send buffer is above a high-water mark, and go out as it drains
 //! (`bufferedamountlow`), so a large sync never overfills the channel.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -14,8 +14,27 @@ use web_sys::{Event, MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataC
 const HIGH_WATER: u32 = 1024 * 1024;
 /// The browser tells us when the buffer drains below this.
 const LOW_WATER: u32 = 256 * 1024;
-/// Bytes we are willing to hold for one slow peer before giving up on it.
+/// Bytes we are willing to hold for one slow peer before giving up on it...
 const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+/// ...and for all peers together (a board has up to 31: the per-peer bound alone would allow
+/// more than a wasm32 tab can hold).
+const MAX_QUEUED_ALL_BYTES: usize = 128 * 1024 * 1024;
+
+thread_local! {
+    /// Bytes queued in every channel's outbox.
+    static QUEUED_ALL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Why a frame could not be sent; the link is unusable after any of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the peer is not reading: {0} bytes wait for it")]
+    PeerBacklog(usize),
+    #[error("peers are not reading: {0} bytes wait for all of them")]
+    AllBacklog(usize),
+    #[error("{0}")]
+    Browser(String),
+}
 
 #[derive(Debug)]
 pub enum ChannelEvent {
@@ -56,16 +75,45 @@ struct Outbox {
     bytes: usize,
 }
 
-fn flush(channel: &RtcDataChannel, outbox: &RefCell<Outbox>) -> Result<(), String> {
+impl Outbox {
+    fn push(&mut self, frame: &[u8]) -> Result<(), SendError> {
+        let mine = self.bytes + frame.len();
+        if mine > MAX_QUEUED_BYTES {
+            return Err(SendError::PeerBacklog(mine));
+        }
+        let all = QUEUED_ALL.with(Cell::get) + frame.len();
+        if all > MAX_QUEUED_ALL_BYTES {
+            return Err(SendError::AllBacklog(all));
+        }
+        QUEUED_ALL.with(|q| q.set(all));
+        self.bytes = mine;
+        self.frames.push_back(frame.to_vec());
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        let frame = self.frames.pop_front()?;
+        self.bytes -= frame.len();
+        QUEUED_ALL.with(|q| q.set(q.get().saturating_sub(frame.len())));
+        Some(frame)
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        QUEUED_ALL.with(|q| q.set(q.get().saturating_sub(self.bytes)));
+    }
+}
+
+fn flush(channel: &RtcDataChannel, outbox: &RefCell<Outbox>) -> Result<(), SendError> {
     let mut out = outbox.borrow_mut();
     while channel.buffered_amount() < HIGH_WATER {
-        let Some(frame) = out.frames.pop_front() else {
+        let Some(frame) = out.pop() else {
             break;
         };
-        out.bytes -= frame.len();
         channel
             .send_with_u8_array(&frame)
-            .map_err(|e| super::describe(&e))?;
+            .map_err(|e| SendError::Browser(super::describe(&e)))?;
     }
     Ok(())
 }
@@ -119,16 +167,10 @@ impl DataChannel {
     }
 
     /// Send now, or queue behind what is waiting for the browser's buffer to drain. An error
-    /// means the channel is unusable (closed, or a peer that has not read 64 MiB).
-    pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
-        {
-            let mut out = self.outbox.borrow_mut();
-            if out.bytes + bytes.len() > MAX_QUEUED_BYTES {
-                return Err("the peer is not reading: too much data waiting".into());
-            }
-            out.bytes += bytes.len();
-            out.frames.push_back(bytes.to_vec());
-        }
+    /// means the channel is unusable (closed, a peer that has not read 64 MiB, or peers that
+    /// have not read 128 MiB together).
+    pub fn send(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.outbox.borrow_mut().push(bytes)?;
         flush(&self.channel, &self.outbox)
     }
 }

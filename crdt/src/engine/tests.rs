@@ -1140,3 +1140,51 @@ fn a_change_with_a_million_ops_is_refused_not_stored_not_forwarded() {
         .iter()
         .any(|f| f.2 == FrameKind::Changes));
 }
+
+#[test]
+fn incomplete_messages_of_all_peers_together_stay_within_a_budget() {
+    let config = Config {
+        max_message: 1_000,
+        max_buffered_total: 2_500,
+        ..Config::default()
+    };
+    let mut engine = Engine::with_config(Board::new(actor(0)).unwrap(), config);
+    let heads = engine.board_mut().heads();
+    let mut dropped = Vec::new();
+    // peers 1..=3 each start a message of 1,000 bytes and send 900 of it; 1 sends a second chunk
+    for (peer, piece) in [(1, 900), (2, 900), (1, 50), (3, 900)] {
+        let id = peer.to_string();
+        let seq = if engine.peers.contains_key(&id) {
+            engine.peers[&id].rx_next
+        } else {
+            engine.handle(Event::Connected(id.clone()), T0);
+            engine.handle(Event::Frame(id.clone(), hello_frame(1, heads.clone())), T0);
+            1
+        };
+        let index = u64::from(seq != 1);
+        let h = Header {
+            kind: FrameKind::Sync,
+            epoch: 1,
+            seq,
+            ack_epoch: 0,
+            ack_count: 0,
+            chunk: Some(ChunkInfo {
+                message: 7,
+                index,
+                count: 3,
+                total: 1_000,
+            }),
+        };
+        let effects = engine.handle(Event::Frame(id, frame::encode(&h, &vec![0; piece])), T0);
+        dropped.extend(effects.into_iter().filter_map(|e| match e {
+            Effect::DropPeer { peer, .. } => Some(peer),
+            _ => None,
+        }));
+        let total: usize = engine.peers.values().map(|p| p.reassembly.buffered()).sum();
+        assert!(total <= 2_500, "{total} bytes buffered");
+    }
+    // the third 900 would make 2,750: peer 1, holding 950, goes; 3's chunk is taken
+    assert_eq!(dropped, ["1"]);
+    assert_eq!(engine.peers["3"].reassembly.buffered(), 900);
+    assert_eq!(engine.peers["2"].reassembly.buffered(), 900);
+}
