@@ -4,7 +4,7 @@ use std::{fmt, path::PathBuf};
 
 use clap::{builder::RangedU64ValueParser, Parser};
 
-use crate::protocol::DEFAULT_MAX_MESSAGE_BYTES;
+use crate::{protocol::DEFAULT_MAX_MESSAGE_BYTES, queue::DEFAULT_MAX_QUEUED_BYTES};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
@@ -41,6 +41,12 @@ pub struct Config {
     #[arg(long, env = "MESHBOARD_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_MAX_MESSAGE_BYTES,
           value_parser = RangedU64ValueParser::<usize>::new().range(256..))]
     pub max_message_bytes: usize,
+
+    /// Most bytes queued for sending over all connections together; a connection whose message
+    /// does not fit is closed as a slow reader (as is one with more than 256 KiB queued).
+    #[arg(long, env = "MESHBOARD_MAX_QUEUED_BYTES", default_value_t = DEFAULT_MAX_QUEUED_BYTES,
+          value_parser = RangedU64ValueParser::<usize>::new().range(65_536..))]
+    pub max_queued_bytes: usize,
 
     /// Messages per second one connection may send, sustained (token bucket); excess messages
     /// are dropped with `rate_limited`.
@@ -118,6 +124,7 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_peers_per_room: DEFAULT_MAX_PEERS_PER_ROOM,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             rate_per_sec: DEFAULT_RATE_PER_SEC,
             rate_burst: DEFAULT_RATE_BURST,
             allowed_origins: Vec::new(),

@@ -17,7 +17,7 @@ use futures_util::{
     SinkExt, StreamExt,
 };
 use tokio::{
-    sync::{mpsc, OwnedSemaphorePermit},
+    sync::OwnedSemaphorePermit,
     time::{Instant, MissedTickBehavior},
 };
 
@@ -25,8 +25,9 @@ use crate::hostile::{self, Hostile};
 use crate::{
     metrics::{Closed, Metrics, Refused},
     protocol::{ClientMessage, ErrorCode, ServerMessage},
+    queue::{Frame, Queue},
     rate_limit::TokenBucket,
-    rooms::{ConnId, Frame, Mailbox},
+    rooms::{ConnId, Mailbox},
     state::AppState,
 };
 
@@ -133,7 +134,7 @@ async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) 
     let id = state.next_conn_id();
     let _open = state.metrics.connection_opened();
     tracing::debug!(conn = id, "connected");
-    let (mailbox, queue) = Mailbox::new(id);
+    let (mailbox, queue) = Mailbox::new(id, &state.queue_budget);
     let (sink, stream) = socket.split();
     let mut writer = tokio::spawn(write_loop(
         sink,
@@ -190,7 +191,7 @@ async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) 
 /// flushed once (one write to the socket under load instead of one per message).
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Frame>,
+    mut queue: Queue,
     ping_interval: Duration,
     metrics: std::sync::Arc<Metrics>,
 ) -> Option<SplitSink<WebSocket, Message>> {
@@ -210,24 +211,32 @@ async fn write_loop(
     }
 }
 
-/// Writes `first` and whatever else is queued already (up to [`WRITE_BATCH`]), then flushes.
+/// Writes `first` and whatever else is queued already (up to [`WRITE_BATCH`]), then flushes;
+/// the batch counts against the queue's byte bound until it is flushed.
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     first: Frame,
-    queue: &mut mpsc::Receiver<Frame>,
+    queue: &mut Queue,
     metrics: &Metrics,
 ) -> Result<(), axum::Error> {
     let mut next = Some(first);
     let mut written = 0;
-    while let Some(frame) = next.take() {
-        metrics.sent(frame.len());
-        sink.feed(Message::Text(frame)).await?;
-        written += 1;
-        if written < WRITE_BATCH {
-            next = queue.try_recv().ok();
+    let mut bytes = 0;
+    let fed = async {
+        while let Some(frame) = next.take() {
+            metrics.sent(frame.len());
+            bytes += frame.len();
+            sink.feed(Message::Text(frame)).await?;
+            written += 1;
+            if written < WRITE_BATCH {
+                next = queue.try_recv();
+            }
         }
+        sink.flush().await
     }
-    sink.flush().await
+    .await;
+    queue.sent(bytes);
+    fed
 }
 
 struct Connection {

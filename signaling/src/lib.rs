@@ -8,6 +8,8 @@
 //! - [`connection`]: one WebSocket: reader loop, writer task, per-connection limits
 //! - [`origin`]: the `Origin` allowlist checked before the WebSocket upgrade
 //! - [`rooms`]: rooms of peers and delivery to their bounded queues
+//! - [`queue`]: each connection's outbound queue, bounded in frames and bytes, and the server's
+//!   budget of queued bytes
 //! - [`ice`]: STUN and TURN servers for joining peers, with short-lived TURN credentials
 //! - [`metrics`]: counters and gauges for `/metrics` (Prometheus text format)
 //! - [`rate_limit`]: the per-connection token bucket
@@ -33,6 +35,8 @@ pub mod ice;
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod origin;
+#[cfg(feature = "server")]
+pub mod queue;
 #[cfg(feature = "server")]
 pub mod rate_limit;
 #[cfg(feature = "server")]

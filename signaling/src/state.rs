@@ -18,6 +18,7 @@ use crate::{
     ice::IceServers,
     metrics::Metrics,
     origin::OriginPolicy,
+    queue::QueueBudget,
     rate_limit::TokenBucket,
     rooms::{ConnId, Rooms},
 };
@@ -69,6 +70,8 @@ pub struct AppState {
     pub drop_pending: Arc<std::sync::atomic::AtomicBool>,
     pub origins: Arc<OriginPolicy>,
     pub metrics: Arc<Metrics>,
+    /// Bytes queued for all connections, bounded by `--max-queued-bytes`.
+    pub queue_budget: Arc<QueueBudget>,
     /// Becomes `true` when the server shuts down.
     pub stop: watch::Receiver<bool>,
     connections: Arc<Semaphore>,
@@ -122,6 +125,7 @@ impl AppState {
             )),
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)?),
             metrics: Arc::new(Metrics::new().map_err(ServerError::Metrics)?),
+            queue_budget: QueueBudget::new(config.max_queued_bytes, config.max_message_bytes),
             stop,
             connections: Arc::new(Semaphore::new(config.max_connections as usize)),
             max_connections: config.max_connections,
