@@ -1,13 +1,13 @@
 //! One WebSocket connection: a reader loop that handles client messages, and a writer task that
 //! drains the connection's bounded queue to the socket and sends pings.
 
-use std::{borrow::Cow, ops::ControlFlow, time::Duration};
+use std::{borrow::Cow, net::SocketAddr, ops::ControlFlow, time::Duration};
 
 use axum::{
     body::Bytes,
     extract::{
         ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        State,
+        ConnectInfo, State,
     },
     http::{header, HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
@@ -23,7 +23,9 @@ use tokio::{
 
 use crate::hostile::{self, Hostile};
 use crate::{
+    client_addr::ClientKey,
     metrics::{Closed, Metrics, Refused},
+    per_client::ClientSlot,
     protocol::{ClientMessage, ErrorCode, ServerMessage},
     queue::{Frame, Queue},
     rate_limit::TokenBucket,
@@ -47,11 +49,20 @@ const WRITE_BATCH: usize = 32;
 /// How long the writer may take to flush what is queued and send the close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// `GET /ws`: upgrades to a WebSocket if the `Origin` is allowed and the connection limit
-/// allows.
+/// What admitted a connection: its slots in the global and the per-client caps, held until it
+/// ends.
+#[derive(Debug)]
+struct Admission {
+    _global: OwnedSemaphorePermit,
+    _client: ClientSlot,
+}
+
+/// `GET /ws`: upgrades to a WebSocket if the `Origin` is allowed and the per-client and global
+/// connection limits allow.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -73,10 +84,24 @@ pub async fn upgrade(
         metrics.connection_refused(Refused::Origin);
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
+    let client = state.trusted_proxies.client_ip(peer, &headers);
+    let Some(client_slot) = state.per_client.try_admit(ClientKey::from(client)) else {
+        tracing::debug!(%client, "connection refused: too many connections from this client");
+        metrics.connection_refused(Refused::PerIp);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address",
+        )
+            .into_response();
+    };
     let Some(permit) = state.try_admit() else {
         tracing::warn!("connection refused: too many connections");
         metrics.connection_refused(Refused::Capacity);
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    let admission = Admission {
+        _global: permit,
+        _client: client_slot,
     };
     let limit = state.limits.websocket_limit();
     ws.max_message_size(limit)
@@ -87,7 +112,7 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
-        .on_upgrade(move |socket| run(socket, state, permit))
+        .on_upgrade(move |socket| run(socket, state, admission))
 }
 
 /// Why a connection ended; decides the close frame.
@@ -100,6 +125,8 @@ enum End {
     Kicked,
     Shutdown,
     Transport,
+    /// It did not join a room in time.
+    JoinTimeout,
 }
 
 impl End {
@@ -111,6 +138,7 @@ impl End {
             End::Kicked => Closed::SlowReader,
             End::Shutdown => Closed::Shutdown,
             End::Transport => Closed::Transport,
+            End::JoinTimeout => Closed::JoinTimeout,
         }
     }
 
@@ -121,6 +149,7 @@ impl End {
             End::TooManyErrors => (close_code::POLICY, "too many errors"),
             End::Shutdown => (close_code::AWAY, "server shutting down"),
             End::Transport => (close_code::PROTOCOL, "websocket error"),
+            End::JoinTimeout => (close_code::POLICY, "no join in time"),
         };
         Some(CloseFrame {
             code,
@@ -129,8 +158,8 @@ impl End {
     }
 }
 
-/// Runs one connection to its end; always leaves the room. `_permit` holds its connection slot.
-async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) {
+/// Runs one connection to its end; always leaves the room. `_admission` holds its slots.
+async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
     let id = state.next_conn_id();
     let _open = state.metrics.connection_opened();
     tracing::debug!(conn = id, "connected");
@@ -257,10 +286,14 @@ impl Connection {
         let idle = self.state.limits.idle_timeout();
         let mut stop = self.state.stop.clone();
         let kick = self.mailbox.kick.clone();
+        let join_by = Instant::now() + self.state.limits.join_timeout;
         loop {
             let msg = tokio::select! {
                 _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => return End::Shutdown,
                 () = kick.notified() => return End::Kicked,
+                () = tokio::time::sleep_until(join_by), if self.joined.is_none() => {
+                    return End::JoinTimeout;
+                }
                 next = tokio::time::timeout(idle, stream.next()) => match next {
                     Err(_) => return End::Idle,
                     Ok(None) => return End::ClientClosed,
