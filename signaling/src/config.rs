@@ -4,7 +4,10 @@ use std::{fmt, path::PathBuf};
 
 use clap::{builder::RangedU64ValueParser, Parser};
 
-use crate::protocol::DEFAULT_MAX_MESSAGE_BYTES;
+use crate::{
+    client_addr::Cidr, per_client::DEFAULT_MAX_CONNECTIONS_PER_IP,
+    protocol::DEFAULT_MAX_MESSAGE_BYTES, queue::DEFAULT_MAX_QUEUED_BYTES,
+};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
@@ -13,6 +16,9 @@ pub const DEFAULT_PING_INTERVAL_SECS: u64 = 20;
 pub const DEFAULT_RATE_PER_SEC: u32 = 50;
 pub const DEFAULT_RATE_BURST: u32 = 200;
 pub const DEFAULT_TURN_TTL_SECS: u64 = 86_400;
+/// A WebSocket that has not joined a room this long after it opened is closed: a client joins
+/// at once, so only an idle socket holding a slot waits that long.
+pub const DEFAULT_JOIN_TIMEOUT_SECS: u64 = 10;
 
 /// Meshboard's signaling server: introduces peers to each other and serves the web app.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -32,6 +38,30 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Most WebSocket connections open at once from one client address (an IPv4 address or an
+    /// IPv6 /64); more are refused with 429.
+    #[arg(long = "max-connections-per-ip", env = "MESHBOARD_MAX_CONNECTIONS_PER_IP",
+          default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+
+    /// Seconds a WebSocket may stay open without joining a room before it is closed.
+    #[arg(long, env = "MESHBOARD_JOIN_TIMEOUT_SECS", default_value_t = DEFAULT_JOIN_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub join_timeout_secs: u64,
+
+    /// A reverse proxy (IP or CIDR, such as `10.0.0.0/8`) whose `Forwarded` or
+    /// `X-Forwarded-For` header names the client for the per-IP limit; the rightmost address
+    /// that is not a trusted proxy counts (repeatable; env: comma-separated). Without it the
+    /// headers are ignored and the TCP peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MESHBOARD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP[/BITS]"
+    )]
+    pub trusted_proxies: Vec<Cidr>,
+
     /// Most peers in one room; one more gets `room_full`.
     #[arg(long, env = "MESHBOARD_MAX_PEERS_PER_ROOM", default_value_t = DEFAULT_MAX_PEERS_PER_ROOM,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
@@ -41,6 +71,12 @@ pub struct Config {
     #[arg(long, env = "MESHBOARD_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_MAX_MESSAGE_BYTES,
           value_parser = RangedU64ValueParser::<usize>::new().range(256..))]
     pub max_message_bytes: usize,
+
+    /// Most bytes queued for sending over all connections together; a connection whose message
+    /// does not fit is closed as a slow reader (as is one with more than 256 KiB queued).
+    #[arg(long, env = "MESHBOARD_MAX_QUEUED_BYTES", default_value_t = DEFAULT_MAX_QUEUED_BYTES,
+          value_parser = RangedU64ValueParser::<usize>::new().range(65_536..))]
+    pub max_queued_bytes: usize,
 
     /// Messages per second one connection may send, sustained (token bucket); excess messages
     /// are dropped with `rate_limited`.
@@ -116,8 +152,12 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.to_owned(),
             static_dir: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            join_timeout_secs: DEFAULT_JOIN_TIMEOUT_SECS,
+            trusted_proxies: Vec::new(),
             max_peers_per_room: DEFAULT_MAX_PEERS_PER_ROOM,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             rate_per_sec: DEFAULT_RATE_PER_SEC,
             rate_burst: DEFAULT_RATE_BURST,
             allowed_origins: Vec::new(),
@@ -190,6 +230,16 @@ mod tests {
         assert_eq!(c.max_peers_per_room, 4);
         assert!(c.log_json);
         assert!(Config::try_parse_from(["signaling", "--max-connections", "0"]).is_err());
+        let c = Config::try_parse_from([
+            "signaling",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "::1",
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(Config::try_parse_from(["signaling", "--trusted-proxy", "10.0.0.0/40"]).is_err());
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! One WebSocket connection: a reader loop that handles client messages, and a writer task that
 //! drains the connection's bounded queue to the socket and sends pings.
 
-use std::{borrow::Cow, ops::ControlFlow, time::Duration};
+use std::{borrow::Cow, net::SocketAddr, ops::ControlFlow, time::Duration};
 
 use axum::{
     body::Bytes,
     extract::{
         ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        State,
+        ConnectInfo, State,
     },
     http::{header, HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
@@ -17,16 +17,19 @@ use futures_util::{
     SinkExt, StreamExt,
 };
 use tokio::{
-    sync::{mpsc, OwnedSemaphorePermit},
+    sync::OwnedSemaphorePermit,
     time::{Instant, MissedTickBehavior},
 };
 
 use crate::hostile::{self, Hostile};
 use crate::{
+    client_addr::ClientKey,
     metrics::{Closed, Metrics, Refused},
+    per_client::ClientSlot,
     protocol::{ClientMessage, ErrorCode, ServerMessage},
+    queue::{Frame, Queue},
     rate_limit::TokenBucket,
-    rooms::{ConnId, Frame, Mailbox},
+    rooms::{ConnId, Mailbox},
     state::AppState,
 };
 
@@ -46,11 +49,20 @@ const WRITE_BATCH: usize = 32;
 /// How long the writer may take to flush what is queued and send the close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// `GET /ws`: upgrades to a WebSocket if the `Origin` is allowed and the connection limit
-/// allows.
+/// What admitted a connection: its slots in the global and the per-client caps, held until it
+/// ends.
+#[derive(Debug)]
+struct Admission {
+    _global: OwnedSemaphorePermit,
+    _client: ClientSlot,
+}
+
+/// `GET /ws`: upgrades to a WebSocket if the `Origin` is allowed and the per-client and global
+/// connection limits allow.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -72,10 +84,24 @@ pub async fn upgrade(
         metrics.connection_refused(Refused::Origin);
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
+    let client = state.trusted_proxies.client_ip(peer, &headers);
+    let Some(client_slot) = state.per_client.try_admit(ClientKey::from(client)) else {
+        tracing::debug!(%client, "connection refused: too many connections from this client");
+        metrics.connection_refused(Refused::PerIp);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address",
+        )
+            .into_response();
+    };
     let Some(permit) = state.try_admit() else {
         tracing::warn!("connection refused: too many connections");
         metrics.connection_refused(Refused::Capacity);
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    let admission = Admission {
+        _global: permit,
+        _client: client_slot,
     };
     let limit = state.limits.websocket_limit();
     ws.max_message_size(limit)
@@ -86,7 +112,7 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!(%error, "websocket upgrade failed"))
-        .on_upgrade(move |socket| run(socket, state, permit))
+        .on_upgrade(move |socket| run(socket, state, admission))
 }
 
 /// Why a connection ended; decides the close frame.
@@ -99,6 +125,8 @@ enum End {
     Kicked,
     Shutdown,
     Transport,
+    /// It did not join a room in time.
+    JoinTimeout,
 }
 
 impl End {
@@ -110,6 +138,7 @@ impl End {
             End::Kicked => Closed::SlowReader,
             End::Shutdown => Closed::Shutdown,
             End::Transport => Closed::Transport,
+            End::JoinTimeout => Closed::JoinTimeout,
         }
     }
 
@@ -120,6 +149,7 @@ impl End {
             End::TooManyErrors => (close_code::POLICY, "too many errors"),
             End::Shutdown => (close_code::AWAY, "server shutting down"),
             End::Transport => (close_code::PROTOCOL, "websocket error"),
+            End::JoinTimeout => (close_code::POLICY, "no join in time"),
         };
         Some(CloseFrame {
             code,
@@ -128,12 +158,12 @@ impl End {
     }
 }
 
-/// Runs one connection to its end; always leaves the room. `_permit` holds its connection slot.
-async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) {
+/// Runs one connection to its end; always leaves the room. `_admission` holds its slots.
+async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
     let id = state.next_conn_id();
     let _open = state.metrics.connection_opened();
     tracing::debug!(conn = id, "connected");
-    let (mailbox, queue) = Mailbox::new(id);
+    let (mailbox, queue) = Mailbox::new(id, &state.queue_budget);
     let (sink, stream) = socket.split();
     let mut writer = tokio::spawn(write_loop(
         sink,
@@ -190,7 +220,7 @@ async fn run(socket: WebSocket, state: AppState, _permit: OwnedSemaphorePermit) 
 /// flushed once (one write to the socket under load instead of one per message).
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Frame>,
+    mut queue: Queue,
     ping_interval: Duration,
     metrics: std::sync::Arc<Metrics>,
 ) -> Option<SplitSink<WebSocket, Message>> {
@@ -210,24 +240,32 @@ async fn write_loop(
     }
 }
 
-/// Writes `first` and whatever else is queued already (up to [`WRITE_BATCH`]), then flushes.
+/// Writes `first` and whatever else is queued already (up to [`WRITE_BATCH`]), then flushes;
+/// the batch counts against the queue's byte bound until it is flushed.
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     first: Frame,
-    queue: &mut mpsc::Receiver<Frame>,
+    queue: &mut Queue,
     metrics: &Metrics,
 ) -> Result<(), axum::Error> {
     let mut next = Some(first);
     let mut written = 0;
-    while let Some(frame) = next.take() {
-        metrics.sent(frame.len());
-        sink.feed(Message::Text(frame)).await?;
-        written += 1;
-        if written < WRITE_BATCH {
-            next = queue.try_recv().ok();
+    let mut bytes = 0;
+    let fed = async {
+        while let Some(frame) = next.take() {
+            metrics.sent(frame.len());
+            bytes += frame.len();
+            sink.feed(Message::Text(frame)).await?;
+            written += 1;
+            if written < WRITE_BATCH {
+                next = queue.try_recv();
+            }
         }
+        sink.flush().await
     }
-    sink.flush().await
+    .await;
+    queue.sent(bytes);
+    fed
 }
 
 struct Connection {
@@ -248,10 +286,14 @@ impl Connection {
         let idle = self.state.limits.idle_timeout();
         let mut stop = self.state.stop.clone();
         let kick = self.mailbox.kick.clone();
+        let join_by = Instant::now() + self.state.limits.join_timeout;
         loop {
             let msg = tokio::select! {
                 _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => return End::Shutdown,
                 () = kick.notified() => return End::Kicked,
+                () = tokio::time::sleep_until(join_by), if self.joined.is_none() => {
+                    return End::JoinTimeout;
+                }
                 next = tokio::time::timeout(idle, stream.next()) => match next {
                     Err(_) => return End::Idle,
                     Ok(None) => return End::ClientClosed,

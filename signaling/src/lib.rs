@@ -7,7 +7,11 @@
 //! - [`server`]: routes (`/ws`, `/healthz`, `/metrics`, the web app) and serving until shutdown
 //! - [`connection`]: one WebSocket: reader loop, writer task, per-connection limits
 //! - [`origin`]: the `Origin` allowlist checked before the WebSocket upgrade
+//! - [`client_addr`]: the client's address (through `--trusted-proxy`s) and its per-client key
+//! - [`per_client`]: the cap on WebSocket connections per client
 //! - [`rooms`]: rooms of peers and delivery to their bounded queues
+//! - [`queue`]: each connection's outbound queue, bounded in frames and bytes, and the server's
+//!   budget of queued bytes
 //! - [`ice`]: STUN and TURN servers for joining peers, with short-lived TURN credentials
 //! - [`metrics`]: counters and gauges for `/metrics` (Prometheus text format)
 //! - [`rate_limit`]: the per-connection token bucket
@@ -19,6 +23,8 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod capture;
+#[cfg(feature = "server")]
+pub mod client_addr;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
@@ -33,6 +39,10 @@ pub mod ice;
 pub mod metrics;
 #[cfg(feature = "server")]
 pub mod origin;
+#[cfg(feature = "server")]
+pub mod per_client;
+#[cfg(feature = "server")]
+pub mod queue;
 #[cfg(feature = "server")]
 pub mod rate_limit;
 #[cfg(feature = "server")]

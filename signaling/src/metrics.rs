@@ -22,16 +22,24 @@ pub enum Refused {
     Capacity,
     /// The server is shutting down: 503.
     ShuttingDown,
+    /// The client address has `--max-connections-per-ip` open already: 429.
+    PerIp,
 }
 
 impl Refused {
-    const ALL: [Refused; 3] = [Refused::Origin, Refused::Capacity, Refused::ShuttingDown];
+    const ALL: [Refused; 4] = [
+        Refused::Origin,
+        Refused::Capacity,
+        Refused::ShuttingDown,
+        Refused::PerIp,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Refused::Origin => "origin",
             Refused::Capacity => "capacity",
             Refused::ShuttingDown => "shutting_down",
+            Refused::PerIp => "per_ip",
         }
     }
 }
@@ -50,16 +58,19 @@ pub enum Closed {
     Shutdown,
     /// A WebSocket protocol error, such as a frame beyond the hard size limit.
     Transport,
+    /// It did not join a room within `--join-timeout-secs`.
+    JoinTimeout,
 }
 
 impl Closed {
-    const ALL: [Closed; 6] = [
+    const ALL: [Closed; 7] = [
         Closed::Client,
         Closed::Idle,
         Closed::TooManyErrors,
         Closed::SlowReader,
         Closed::Shutdown,
         Closed::Transport,
+        Closed::JoinTimeout,
     ];
 
     fn as_str(self) -> &'static str {
@@ -70,6 +81,7 @@ impl Closed {
             Closed::SlowReader => "slow_reader",
             Closed::Shutdown => "shutdown",
             Closed::Transport => "transport",
+            Closed::JoinTimeout => "join_timeout",
         }
     }
 }

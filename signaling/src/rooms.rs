@@ -4,17 +4,14 @@
 //! so a queue holds ready-to-send text frames.
 //!
 //! All state sits behind one `std::sync::Mutex` that is only held for map updates and
-//! non-blocking `try_send`s, never across an `.await`. A peer whose queue is full (it stopped
-//! reading) is evicted from its room and its connection is told to close: nothing is buffered
+//! non-blocking `try_send`s, never across an `.await`. A peer whose queue is full, in frames or
+//! in bytes (see [`crate::queue`]; it stopped reading), is evicted from its room and its connection is told to close: nothing is buffered
 //! without bound.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Mutex, MutexGuard, PoisonError},
 };
-
-use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{mpsc, Notify};
 
 use crate::{
     ice::IceServers,
@@ -24,63 +21,7 @@ use crate::{
 /// Identifies one WebSocket connection for the life of the server process.
 pub type ConnId = u64;
 
-/// Capacity of each connection's outbound queue.
-pub const QUEUE_CAPACITY: usize = 128;
-
-/// A server message encoded as JSON, ready to send as a text frame; clones share the bytes.
-pub type Frame = Utf8Bytes;
-
-/// Encodes `msg` (which cannot fail for these types; if it did, the message is dropped).
-pub fn encode(msg: &ServerMessage) -> Option<Frame> {
-    match serde_json::to_string(msg) {
-        Ok(json) => Some(json.into()),
-        Err(error) => {
-            tracing::error!(%error, "cannot encode a server message");
-            None
-        }
-    }
-}
-
-/// The way to reach one connection: its outbound queue, and a doorbell that tells it to close.
-#[derive(Debug, Clone)]
-pub struct Mailbox {
-    pub conn: ConnId,
-    pub tx: mpsc::Sender<Frame>,
-    pub kick: Arc<Notify>,
-}
-
-impl Mailbox {
-    /// Creates a mailbox and the receiving end of its queue.
-    pub fn new(conn: ConnId) -> (Self, mpsc::Receiver<Frame>) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        (
-            Self {
-                conn,
-                tx,
-                kick: Arc::new(Notify::new()),
-            },
-            rx,
-        )
-    }
-
-    /// Encodes and queues `msg`; see [`Mailbox::deliver_frame`].
-    pub fn deliver(&self, msg: &ServerMessage) -> bool {
-        encode(msg).is_none_or(|frame| self.deliver_frame(frame))
-    }
-
-    /// Queues `frame` without waiting. If the queue is full the reader is too slow: the
-    /// connection is told to close and `false` is returned. A closed queue (the connection is
-    /// already going away) counts as delivered.
-    pub fn deliver_frame(&self, frame: Frame) -> bool {
-        match self.tx.try_send(frame) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.kick.notify_one();
-                false
-            }
-        }
-    }
-}
+pub use crate::queue::{encode, Frame, Mailbox};
 
 /// Why a `join` or a `signal` was refused; sent back to the client as an `error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,8 +236,14 @@ mod tests {
         Rooms::new(3, IceServers::default())
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<ServerMessage> {
-        std::iter::from_fn(|| rx.try_recv().ok())
+    use crate::queue::{Queue, QueueBudget, QUEUE_CAPACITY};
+
+    fn mailbox(conn: ConnId) -> (Mailbox, Queue) {
+        Mailbox::new(conn, &QueueBudget::new(usize::MAX, 1024))
+    }
+
+    fn drain(rx: &mut Queue) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| rx.try_recv())
             .map(|frame| serde_json::from_str(frame.as_str()).unwrap())
             .collect()
     }
@@ -304,8 +251,8 @@ mod tests {
     #[test]
     fn join_welcomes_and_announces() {
         let r = rooms();
-        let (a, mut ra) = Mailbox::new(1);
-        let (b, mut rb) = Mailbox::new(2);
+        let (a, mut ra) = mailbox(1);
+        let (b, mut rb) = mailbox(2);
         r.join(1, ROOM, "a", &a).unwrap();
         r.join(1, ROOM, "b", &b).unwrap();
         assert_eq!(
@@ -332,7 +279,7 @@ mod tests {
     #[test]
     fn refusals() {
         let r = rooms();
-        let (a, _ra) = Mailbox::new(1);
+        let (a, _ra) = mailbox(1);
         let code = |res: Result<(), Refusal>| res.unwrap_err().code;
         assert_eq!(code(r.join(2, ROOM, "a", &a)), ErrorCode::VersionMismatch);
         assert_eq!(code(r.join(1, "nope", "a", &a)), ErrorCode::BadId);
@@ -355,7 +302,7 @@ mod tests {
     #[test]
     fn leave_only_removes_own_connection_and_drops_empty_rooms() {
         let r = rooms();
-        let (a, _ra) = Mailbox::new(1);
+        let (a, _ra) = mailbox(1);
         r.join(1, ROOM, "a", &a).unwrap();
         r.leave(ROOM, "a", 99);
         assert_eq!(r.room_count(), 1);
@@ -366,8 +313,8 @@ mod tests {
     #[test]
     fn slow_reader_is_evicted_and_told_to_close() {
         let r = rooms();
-        let (a, mut ra) = Mailbox::new(1);
-        let (b, _rb_never_read) = Mailbox::new(2);
+        let (a, mut ra) = mailbox(1);
+        let (b, _rb_never_read) = mailbox(2);
         r.join(1, ROOM, "a", &a).unwrap();
         r.join(1, ROOM, "b", &b).unwrap();
         // b's queue holds its welcome; fill the rest, then one more overflows it.

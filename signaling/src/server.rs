@@ -1,6 +1,6 @@
 //! The HTTP server: routes, and serving until shutdown.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use axum::{
     extract::State,
@@ -84,7 +84,8 @@ impl Server {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
         });
-        axum::serve(listener, router(state.clone()))
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await
             .map_err(ServerError::Serve)?;

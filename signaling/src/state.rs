@@ -13,11 +13,14 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     capture::Capture,
+    client_addr::TrustedProxies,
     config::Config,
     error::ServerError,
     ice::IceServers,
     metrics::Metrics,
     origin::OriginPolicy,
+    per_client::PerClientLimit,
+    queue::QueueBudget,
     rate_limit::TokenBucket,
     rooms::{ConnId, Rooms},
 };
@@ -32,6 +35,8 @@ pub struct Limits {
     pub rate_per_sec: f64,
     /// Messages one connection may send at once.
     pub rate_burst: f64,
+    /// A connection that has not joined a room this long after opening is closed.
+    pub join_timeout: Duration,
 }
 
 impl Limits {
@@ -69,6 +74,12 @@ pub struct AppState {
     pub drop_pending: Arc<std::sync::atomic::AtomicBool>,
     pub origins: Arc<OriginPolicy>,
     pub metrics: Arc<Metrics>,
+    /// WebSocket connections per client address.
+    pub per_client: Arc<PerClientLimit>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// Bytes queued for all connections, bounded by `--max-queued-bytes`.
+    pub queue_budget: Arc<QueueBudget>,
     /// Becomes `true` when the server shuts down.
     pub stop: watch::Receiver<bool>,
     connections: Arc<Semaphore>,
@@ -113,6 +124,7 @@ impl AppState {
                 ping_interval: Duration::from_secs(config.ping_interval_secs),
                 rate_per_sec: f64::from(config.rate_per_sec),
                 rate_burst: f64::from(config.rate_burst),
+                join_timeout: Duration::from_secs(config.join_timeout_secs),
             },
             static_dir: config.static_dir.clone(),
             capture,
@@ -122,6 +134,9 @@ impl AppState {
             )),
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)?),
             metrics: Arc::new(Metrics::new().map_err(ServerError::Metrics)?),
+            per_client: PerClientLimit::new(config.max_connections_per_ip),
+            trusted_proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+            queue_budget: QueueBudget::new(config.max_queued_bytes, config.max_message_bytes),
             stop,
             connections: Arc::new(Semaphore::new(config.max_connections as usize)),
             max_connections: config.max_connections,

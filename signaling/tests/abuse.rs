@@ -64,6 +64,8 @@ impl ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signaling"))
             .args(["--listen", "127.0.0.1:0"])
             .args(["--max-message-bytes", &MAX_MESSAGE_BYTES.to_string()])
+            // All 100 attackers come from 127.0.0.1; this test is about their frames.
+            .args(["--max-connections-per-ip", "1000"])
             .env(
                 "RUST_LOG",
                 std::env::var("ABUSE_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

@@ -1,6 +1,7 @@
 //! A real server on 127.0.0.1:0 and a real WebSocket client; every wait has a timeout.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod process;
 pub mod prometheus;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
