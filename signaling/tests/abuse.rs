@@ -148,32 +148,12 @@ fn attack_payload(i: u64) -> (bool, Vec<u8>) {
     }
 }
 
-/// A client-to-server WebSocket frame (masked, as clients must), encoded by hand.
-fn masked_frame(text: bool, payload: &[u8]) -> Vec<u8> {
-    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-    let mut frame = vec![if text { 0x81 } else { 0x82 }];
-    match payload.len() {
-        n if n < 126 => frame.push(0x80 | n as u8),
-        n if n <= 0xffff => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&MASK);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    frame
-}
-
 /// The bytes of frames `first..first + n`.
 fn attack_batch(first: u64, n: u64) -> Vec<u8> {
     (first..first + n)
         .flat_map(|i| {
             let (text, payload) = attack_payload(i);
-            masked_frame(text, &payload)
+            common::process::masked_frame(if text { 0x1 } else { 0x2 }, &payload)
         })
         .collect()
 }

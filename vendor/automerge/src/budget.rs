@@ -67,26 +67,36 @@ thread_local! {
 }
 
 /// Runs `f` with `budget` for everything it decodes, and fails if any limit was reached (even
-/// where `f` itself went on). An inner scope replaces the outer one while it runs.
+/// where `f` itself went on). Inside another scope, `f` is charged to that one instead (a
+/// document a message carries counts against the message's budget).
 pub fn scoped<R>(budget: Budget, f: impl FnOnce() -> R) -> Result<R, Exceeded> {
-    struct Restore(Option<Scope>);
-    impl Drop for Restore {
+    if let Some(outer) = SCOPE.with(|s| s.get()) {
+        let result = f();
+        let now = SCOPE.with(|s| s.get()).and_then(|s| s.exceeded);
+        return match (outer.exceeded, now) {
+            (None, Some(e)) => Err(e),
+            _ => Ok(result),
+        };
+    }
+    // cleared on the way out, also when `f` unwinds
+    struct Clear;
+    impl Drop for Clear {
         fn drop(&mut self) {
-            SCOPE.with(|s| s.set(self.0.take()));
+            SCOPE.with(|s| s.set(None));
         }
     }
-    let outer = SCOPE.with(|s| {
-        s.replace(Some(Scope {
+    SCOPE.with(|s| {
+        s.set(Some(Scope {
             limits: budget,
             inflated: 0,
             ops: 0,
             exceeded: None,
         }))
     });
-    let restore = Restore(outer);
+    let clear = Clear;
     let result = f();
     let exceeded = SCOPE.with(|s| s.get()).and_then(|s| s.exceeded);
-    drop(restore);
+    drop(clear);
     match exceeded {
         Some(e) => Err(e),
         None => Ok(result),

@@ -1,7 +1,6 @@
 use std::{
     borrow::Cow,
     convert::{TryFrom, TryInto},
-    io::Read,
     ops::Range,
 };
 
