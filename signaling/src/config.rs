@@ -5,8 +5,11 @@ use std::{fmt, path::PathBuf};
 use clap::{builder::RangedU64ValueParser, Parser};
 
 use crate::{
-    client_addr::Cidr, per_client::DEFAULT_MAX_CONNECTIONS_PER_IP,
-    protocol::DEFAULT_MAX_MESSAGE_BYTES, queue::DEFAULT_MAX_QUEUED_BYTES,
+    accept::{DEFAULT_MAX_TCP_CONNECTIONS, DEFAULT_REQUEST_HEAD_TIMEOUT_SECS},
+    client_addr::Cidr,
+    per_client::DEFAULT_MAX_CONNECTIONS_PER_IP,
+    protocol::DEFAULT_MAX_MESSAGE_BYTES,
+    queue::DEFAULT_MAX_QUEUED_BYTES,
 };
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -37,6 +40,20 @@ pub struct Config {
     #[arg(long, env = "MESHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+
+    /// Most accepted TCP connections open at once (WebSockets, app requests, and sockets that
+    /// have sent nothing yet); beyond it the server stops accepting until one closes. Keep it
+    /// below the open-file limit.
+    #[arg(long, env = "MESHBOARD_MAX_TCP_CONNECTIONS", default_value_t = DEFAULT_MAX_TCP_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_tcp_connections: u32,
+
+    /// Seconds a new TCP connection has to send its first byte and then its whole request head;
+    /// it is closed otherwise.
+    #[arg(long, env = "MESHBOARD_REQUEST_HEAD_TIMEOUT_SECS",
+          default_value_t = DEFAULT_REQUEST_HEAD_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_head_timeout_secs: u64,
 
     /// Most WebSocket connections open at once from one client address (an IPv4 address or an
     /// IPv6 /64); more are refused with 429.
@@ -152,6 +169,8 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.to_owned(),
             static_dir: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_tcp_connections: DEFAULT_MAX_TCP_CONNECTIONS,
+            request_head_timeout_secs: DEFAULT_REQUEST_HEAD_TIMEOUT_SECS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             join_timeout_secs: DEFAULT_JOIN_TIMEOUT_SECS,
             trusted_proxies: Vec::new(),

@@ -21,4 +21,7 @@ pub enum ServerError {
 
     #[error("server failed: {0}")]
     Serve(#[source] io::Error),
+
+    #[error("the accept loop panicked: {0}")]
+    AcceptLoop(#[source] tokio::task::JoinError),
 }

@@ -4,6 +4,7 @@
 //! default `server` feature:
 //!
 //! - [`config`]: command-line flags and environment variables
+//! - [`accept`]: the TCP accept loop, with a connection cap and a request-head deadline
 //! - [`server`]: routes (`/ws`, `/healthz`, `/metrics`, the web app) and serving until shutdown
 //! - [`connection`]: one WebSocket: reader loop, writer task, per-connection limits
 //! - [`origin`]: the `Origin` allowlist checked before the WebSocket upgrade
@@ -21,6 +22,8 @@
 
 pub mod protocol;
 
+#[cfg(feature = "server")]
+pub mod accept;
 #[cfg(feature = "server")]
 pub mod capture;
 #[cfg(feature = "server")]

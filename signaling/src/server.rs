@@ -1,19 +1,20 @@
 //! The HTTP server: routes, and serving until shutdown.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, time::Duration};
 
 use axum::{
     extract::State,
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
-    serve::ListenerExt,
     Router,
 };
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::trace::TraceLayer;
 
-use crate::{config::Config, connection, error::ServerError, state::AppState, static_files};
+use crate::{
+    accept, config::Config, connection, error::ServerError, state::AppState, static_files,
+};
 
 /// How long shutdown waits for WebSocket connections to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,17 +79,12 @@ impl Server {
             tracing::info!("shutting down");
             stop.send_replace(true);
         };
-        // Signaling messages are small and latency matters: no Nagle delay on any connection.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await
-            .map_err(ServerError::Serve)?;
+        let stopped = state.stop.clone();
+        let app = router(state.clone());
+        let limits = state.accept_limits;
+        let serving = tokio::spawn(accept::serve(listener, app, limits, stopped));
+        signal.await;
+        serving.await.map_err(ServerError::AcceptLoop)?;
         if !state.connections_closed(DRAIN_TIMEOUT).await {
             tracing::warn!("some connections did not close in time");
         }

@@ -12,6 +12,7 @@ use std::{
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
+    accept::AcceptLimits,
     capture::Capture,
     client_addr::TrustedProxies,
     config::Config,
@@ -74,6 +75,8 @@ pub struct AppState {
     pub drop_pending: Arc<std::sync::atomic::AtomicBool>,
     pub origins: Arc<OriginPolicy>,
     pub metrics: Arc<Metrics>,
+    /// The TCP accept loop's cap and request-head deadline.
+    pub accept_limits: AcceptLimits,
     /// WebSocket connections per client address.
     pub per_client: Arc<PerClientLimit>,
     /// Proxies whose forwarding headers name the client.
@@ -134,6 +137,10 @@ impl AppState {
             )),
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)?),
             metrics: Arc::new(Metrics::new().map_err(ServerError::Metrics)?),
+            accept_limits: AcceptLimits {
+                max_connections: config.max_tcp_connections,
+                head_timeout: Duration::from_secs(config.request_head_timeout_secs),
+            },
             per_client: PerClientLimit::new(config.max_connections_per_ip),
             trusted_proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             queue_budget: QueueBudget::new(config.max_queued_bytes, config.max_message_bytes),
