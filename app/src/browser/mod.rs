@@ -22,9 +22,17 @@ pub fn describe(err: &JsValue) -> String {
 
 use wasm_bindgen::JsCast as _;
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, as a monotonic clock: the wall time at which the page
+/// started plus the monotonic time elapsed since (`performance.timeOrigin + performance.now()`).
+/// It never goes backwards while the page lives, whatever the system clock does (an NTP step, a
+/// user changing the date): replay windows, backoffs and timers measured with it cannot be
+/// reopened or stalled by a clock jump. Falls back to `Date.now()` where there is no
+/// `performance`.
 pub fn now_ms() -> u64 {
-    let now = js_sys::Date::now();
+    let now = web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.time_origin() + p.now())
+        .unwrap_or_else(js_sys::Date::now);
     if now.is_finite() && now > 0.0 {
         now as u64
     } else {

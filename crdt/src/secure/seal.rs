@@ -47,6 +47,8 @@ pub struct Sealer {
     me: String,
     seen: HashSet<[u8; NONCE_LEN]>,
     order: VecDeque<(u64, [u8; NONCE_LEN])>,
+    /// The latest time `open` was given: the replay window runs on this, never backwards.
+    clock_ms: u64,
 }
 
 fn associated_data(room: &str, from: &str, to: &str) -> Vec<u8> {
@@ -66,6 +68,7 @@ impl Sealer {
             me: me.to_owned(),
             seen: HashSet::new(),
             order: VecDeque::new(),
+            clock_ms: 0,
         }
     }
 
@@ -92,7 +95,14 @@ impl Sealer {
     }
 
     /// Open a payload that the server says came from `from`; each payload opens once.
+    ///
+    /// `now_ms` should come from a monotonic clock anchored to wall time (the browser's
+    /// `performance.timeOrigin + performance.now()`). Whatever it does, the window does not go
+    /// backwards: a time earlier than one seen before counts as that one. Otherwise a clock that
+    /// jumped ahead (forgetting every nonce) and then back would readmit a replay.
     pub fn open(&mut self, from: &str, data: &str, now_ms: u64) -> Result<Vec<u8>, SealError> {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        let now_ms = self.clock_ms;
         if data.len() > MAX_SEALED_CHARS {
             return Err(SealError::TooLarge);
         }
@@ -234,7 +244,7 @@ mod tests {
         );
         let old = alice.seal("bob", b"x", NOW - MAX_AGE_MS - 1, [4; 24]);
         assert_eq!(bob.open("alice", &old, NOW), Err(SealError::Stale));
-        let future = alice.seal("bob", b"x", NOW + MAX_SKEW_MS + 1, [5; 24]);
+        let future = alice.seal("bob", b"x", NOW + 1000 + MAX_SKEW_MS + 1, [5; 24]);
         assert_eq!(bob.open("alice", &future, NOW), Err(SealError::FromFuture));
         // once its window has passed a nonce is forgotten, and the payload is stale anyway
         let later = NOW + MAX_AGE_MS + MAX_SKEW_MS + 10;
@@ -243,6 +253,23 @@ mod tests {
             .open("alice", &alice.seal("bob", b"y", later, [6; 24]), later)
             .is_ok());
         assert_eq!(bob.seen.len(), 1, "expired nonces are forgotten");
+    }
+
+    #[test]
+    fn a_clock_that_jumps_ahead_and_back_does_not_readmit_a_replay() {
+        let (alice, mut bob) = pair();
+        let offer = alice.seal("bob", b"offer", NOW, [10; 24]);
+        assert!(bob.open("alice", &offer, NOW).is_ok());
+        // The clock jumps ten minutes ahead; a payload opened then forgets the old nonces.
+        let ahead = NOW + 600_000;
+        assert!(bob
+            .open("alice", &alice.seal("bob", b"y", ahead, [11; 24]), ahead)
+            .is_ok());
+        // Back to the right time: the old offer is still refused.
+        assert_eq!(
+            bob.open("alice", &offer, NOW + 1_000),
+            Err(SealError::Stale)
+        );
     }
 
     #[test]
