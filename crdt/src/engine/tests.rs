@@ -1188,3 +1188,38 @@ fn incomplete_messages_of_all_peers_together_stay_within_a_budget() {
     assert_eq!(engine.peers["3"].reassembly.buffered(), 900);
     assert_eq!(engine.peers["2"].reassembly.buffered(), 900);
 }
+
+#[test]
+fn a_document_pushed_to_a_cold_joiner_is_bounded_by_the_engines_budget() {
+    // A budget of 10k ops per message: a note of 20k characters is 20k ops in its document.
+    let small = Config {
+        decode: automerge::budget::Budget {
+            ops: 10_000,
+            ..automerge::budget::Budget::DEFAULT
+        },
+        ..Config::default()
+    };
+    for (config, fits) in [(small, false), (Config::default(), true)] {
+        let mut net = Net::with_config(2, config);
+        net.edit(0, |b| {
+            note(b, &letters(20_000));
+        });
+        net.connect(0, 1);
+        net.run();
+        let docs = net.log.iter().filter(|f| f.0 == 0 && f.2 == FrameKind::Doc);
+        assert!(docs.count() >= 1, "the joiner was sent the document");
+        if fits {
+            net.assert_converged();
+        } else {
+            // refused as a whole (Board::load's own default scope does not loosen it)
+            assert!(
+                net.dropped
+                    .iter()
+                    .any(|(by, peer, reason)| (*by, *peer) == (1, 0) && reason.contains("ops")),
+                "{:?}",
+                net.dropped
+            );
+            assert!(net.nodes[1].board().view().widgets.is_empty());
+        }
+    }
+}
