@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
+use clap::{CommandFactory, Parser};
 use signaling::{ice::IceServers, metrics::Metrics, rooms::Rooms, Config};
 
 fn repo_file(path: &str) -> String {
@@ -124,4 +124,75 @@ fn dockerfile_builds_with_the_commands_ci_runs() {
     // The tools xtask puts first on PATH and its Trunk settings.
     assert!(dockerfile.contains("/src/e2e/node_modules/.bin"));
     assert!(dockerfile.contains("TRUNK_OFFLINE=true"));
+}
+
+/// The `Environment=` settings of the shipped systemd unit, and its `LimitNOFILE`.
+fn unit_settings() -> (Vec<(String, String)>, u64) {
+    let unit = repo_file("deploy/meshboard-signaling.service");
+    let env = unit
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Environment="))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let nofile = unit
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("LimitNOFILE="))
+        .and_then(|v| v.parse().ok())
+        .expect("LimitNOFILE in the unit");
+    (env, nofile)
+}
+
+#[test]
+fn the_shipped_unit_and_proxies_have_limits_that_match_the_server() {
+    let (env, nofile) = unit_settings();
+    // The unit's settings, given to the server as the flags they stand for, must parse.
+    let command = Config::command();
+    let mut args = vec!["signaling".to_owned()];
+    for (key, value) in &env {
+        let Some(arg) = command
+            .get_arguments()
+            .find(|a| a.get_env().is_some_and(|e| e == key.as_str()))
+        else {
+            assert!(!key.starts_with("MESHBOARD_"), "{key} is not a flag's");
+            continue;
+        };
+        let long = arg.get_long().unwrap();
+        if !arg.get_action().takes_values() {
+            assert_eq!(value, "true", "{key}");
+            args.push(format!("--{long}"));
+        } else if arg.get_value_delimiter().is_some() {
+            args.extend(value.split(',').map(|v| format!("--{long}={v}")));
+        } else {
+            args.push(format!("--{long}={value}"));
+        }
+    }
+    let config = Config::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        config.max_tcp_connections > config.max_connections,
+        "every WebSocket is a TCP connection: the TCP cap must be above the WebSocket cap"
+    );
+    assert!(
+        u64::from(config.max_tcp_connections) + 100 < nofile,
+        "LimitNOFILE {nofile} leaves no room above {} TCP connections",
+        config.max_tcp_connections
+    );
+    // The proxies run on the same machine: the per-IP cap must see through them, or every
+    // user shares loopback's 64 connections.
+    let loopback: [std::net::IpAddr; 2] = ["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    for ip in loopback {
+        assert!(
+            config.trusted_proxies.iter().any(|c| c.contains(ip)),
+            "the unit does not trust the local proxy at {ip}"
+        );
+    }
+    let nginx = repo_file("deploy/nginx.conf");
+    for setting in [
+        "limit_conn ",
+        "client_header_timeout",
+        "X-Forwarded-For $proxy_add_x_forwarded_for",
+    ] {
+        assert!(nginx.contains(setting), "nginx.conf has no {setting}");
+    }
+    assert!(repo_file("deploy/Caddyfile").contains("read_header"));
 }
