@@ -148,6 +148,49 @@ describe('tabs of one browser', () => {
   });
 });
 
+describe('what other tabs say', () => {
+  const env = serverAndBrowser();
+
+  test('what another tab says cannot cut a remote peer off nor make the page snapshot in a loop', async () => {
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    // A's signaling frames tell the test its room and B's peer id, as a page of A's origin
+    // could learn them
+    const frames = [];
+    a.page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => frames.push(String(f.payload)));
+      ws.on('framereceived', (f) => frames.push(String(f.payload)));
+    });
+    const link = await createBoard(a, env.server.url);
+    await a.by('add-note').click();
+    await openBoard(b, link);
+    await waitForText(a, 'peer-count', '1');
+    const parsed = frames.map((f) => { try { return JSON.parse(f); } catch { return {}; } });
+    const room = parsed.find((m) => m.type === 'join')?.room;
+    const bId = parsed.filter((m) => m.type === 'peer_joined').map((m) => m.peer).pop();
+    assert.ok(room && bId, `room ${room}, B ${bId}`);
+
+    // a third page of A's profile says Hello 200 times, claiming to be B
+    const spy = await a.context.newPage();
+    await spy.goto(env.server.url + '/');
+    await spy.evaluate(({ room, bId }) => {
+      const channel = new BroadcastChannel('meshboard:' + room);
+      window.snapshots = 0;
+      channel.onmessage = (e) => { if (e.data instanceof Uint8Array && e.data[0] === 3) window.snapshots++; };
+      const hello = Uint8Array.of(1, ...new TextEncoder().encode(bId));
+      for (let i = 0; i < 200; i++) channel.postMessage(hello);
+      window.keep = channel;
+    }, { room, bId });
+    await new Promise((r) => setTimeout(r, 1500));
+    const snapshots = await spy.evaluate(() => window.snapshots);
+    assert.ok(snapshots >= 1 && snapshots <= 3, `A posted ${snapshots} whole-board snapshots for 200 Hellos`);
+    assert.equal(await textOf(a, 'peer-count'), '1', 'B is still A\'s peer');
+    await b.by('note-text').fill('B still reaches A');
+    await waitForText(a, 'note-text', 'B still reaches A', 5000);
+    assertNoConsoleErrors(assert, a, b);
+  });
+});
+
 describe('durability', () => {
   const env = serverAndBrowser({}, { browser: false });
 

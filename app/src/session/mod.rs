@@ -89,6 +89,8 @@ pub enum Input {
     Tick,
     /// Another tab of this profile said something about this board.
     Tab(Vec<u8>),
+    /// The whole board may be posted to the other tabs again (see `tab_sync.rs`).
+    TabSnapshotDue,
     /// The UI asks for the whole board again.
     Reread,
     /// The user's "work offline" switch.
@@ -203,6 +205,10 @@ pub struct Session {
     local_tabs: BTreeSet<PeerId>,
     /// Heads already posted to the other tabs.
     tab_heads: Vec<crdt::automerge::ChangeHash>,
+    /// When the whole board was last posted to the other tabs, and the timer of the next post
+    /// while one is owed.
+    tab_snapshot_at: Option<u64>,
+    tab_snapshot_due: Option<Timeout>,
     weak: Weak<SessionCell>,
 }
 
@@ -317,6 +323,8 @@ impl SessionCell {
                 tabs: None,
                 local_tabs: BTreeSet::new(),
                 tab_heads: Vec::new(),
+                tab_snapshot_at: None,
+                tab_snapshot_due: None,
                 weak: weak.clone(),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -422,6 +430,10 @@ impl Session {
                 self.run(effects);
             }
             Input::Tab(bytes) => self.on_tab(bytes),
+            Input::TabSnapshotDue => {
+                self.tab_snapshot_due = None;
+                self.post_snapshot_to_tabs();
+            }
             Input::SetOffline(offline) => self.set_offline(offline),
             Input::PersistWake => self.persist.wake = None,
             Input::Reread => {

@@ -1,6 +1,14 @@
 //! Other tabs of this browser profile, over a BroadcastChannel.
+//!
+//! What another tab says is bounded like what a remote peer says: messages by size (the
+//! channel's limit) and decoding budget (`Board::load`), the whole-board answers to `Hello` by
+//! rate, and its claims about peer ids never reach a remote peer that has passed the link proof.
 
 use super::*;
+
+/// Least time between two whole-board snapshots posted to the other tabs: a tab that says
+/// `Hello` in a loop costs one snapshot a second, not one per message.
+const TAB_SNAPSHOT_INTERVAL_MS: u64 = 1_000;
 
 impl Session {
     pub(super) fn on_tab(&mut self, bytes: Vec<u8>) {
@@ -12,9 +20,7 @@ impl Session {
             TabMessage::Hello(tab) => {
                 self.add_tab(tab);
                 self.post_to_tabs(&TabMessage::Here(self.me.clone()));
-                // the whole board, compact (a long note's changes one by one are 200x larger)
-                let everything = self.engine.board_mut().snapshot();
-                self.post_to_tabs(&TabMessage::Changes(everything));
+                self.offer_snapshot_to_tabs();
             }
             TabMessage::Here(tab) => self.add_tab(tab),
             TabMessage::Bye(tab) => {
@@ -44,12 +50,49 @@ impl Session {
         }
     }
 
-    /// A tab of this profile is not a remote peer: never connect to it or count it.
-    pub(super) fn add_tab(&mut self, tab: PeerId) {
-        if tab != self.me && self.local_tabs.len() < MAX_TABS {
-            self.remove_link(&tab);
-            self.local_tabs.insert(tab);
+    /// Post the whole board to the other tabs now, or once the interval since the last time is
+    /// over (a single post for however many tabs asked meanwhile).
+    fn offer_snapshot_to_tabs(&mut self) {
+        if self.tab_snapshot_due.is_some() {
+            return;
         }
+        let now = browser::now_ms();
+        let next = self
+            .tab_snapshot_at
+            .map_or(now, |at| at.saturating_add(TAB_SNAPSHOT_INTERVAL_MS));
+        if now >= next {
+            self.post_snapshot_to_tabs();
+            return;
+        }
+        let weak = self.weak.clone();
+        match Timeout::new(next.saturating_sub(now) as u32, move || {
+            dispatch_weak(&weak, Input::TabSnapshotDue)
+        }) {
+            Ok(timer) => self.tab_snapshot_due = Some(timer),
+            Err(e) => warn(&format!("meshboard: no timer: {e}")),
+        }
+    }
+
+    pub(super) fn post_snapshot_to_tabs(&mut self) {
+        self.tab_snapshot_at = Some(browser::now_ms());
+        // the whole board, compact (a long note's changes one by one are 200x larger)
+        let everything = self.engine.board_mut().snapshot();
+        self.post_to_tabs(&TabMessage::Changes(everything));
+    }
+
+    /// A tab of this profile is not a remote peer: never connect to it or count it. A peer whose
+    /// link passed the key proof stays a peer whatever a tab says (a tab's link to another tab,
+    /// made before they heard of each other, stays too: it only syncs what they share anyway).
+    pub(super) fn add_tab(&mut self, tab: PeerId) {
+        if tab == self.me || self.local_tabs.len() >= MAX_TABS {
+            return;
+        }
+        if self.links.get(&tab).is_some_and(|link| link.proved) {
+            warn("meshboard: another tab claims the id of a connected peer; ignoring the claim");
+            return;
+        }
+        self.remove_link(&tab);
+        self.local_tabs.insert(tab);
     }
 
     pub(super) fn post_to_tabs(&self, message: &TabMessage) {
