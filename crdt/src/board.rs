@@ -162,6 +162,27 @@ impl Board {
         Ok(())
     }
 
+    /// A board of its own from a saved board's bytes (a `.automerge` file), within
+    /// [`Budget::DEFAULT`]; `Ok(None)` if the document is not a Meshboard board (it lacks the
+    /// genesis change every board starts from). Local edits are made as a new random actor.
+    pub fn from_saved(bytes: &[u8]) -> Result<Option<Board>, BoardError> {
+        let mut doc = automerge::budget::scoped(Budget::DEFAULT, || AutoCommit::load(bytes))??;
+        if genesis_heads()
+            .iter()
+            .any(|h| doc.get_change_by_hash(h).is_none())
+        {
+            return Ok(None);
+        }
+        doc.set_actor(ActorId::random());
+        let snapshot = crate::saved::is_document(bytes).then(|| (doc.get_heads(), bytes.to_vec()));
+        Ok(Some(Board {
+            doc,
+            snapshot,
+            stored: None,
+            watch: Watch::Off,
+        }))
+    }
+
     /// The whole document as one snapshot (`save()`), for a peer that has nothing. Kept until the
     /// document changes, and the bytes a new board was loaded from serve as the first one: in
     /// wasm a `save()` of a long note takes about 0.3 s, which a joining peer would otherwise wait

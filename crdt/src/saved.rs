@@ -63,6 +63,11 @@ fn chunks(bytes: &[u8]) -> Option<Vec<Chunk<'_>>> {
     Some(out)
 }
 
+/// Whether `bytes` begins like Automerge's bytes (its magic number), whole or not.
+pub fn starts_like_automerge(bytes: &[u8]) -> bool {
+    bytes.starts_with(&MAGIC)
+}
+
 /// Whether `bytes` starts with a whole document (a `save()`), rather than changes one by one.
 pub fn is_document(bytes: &[u8]) -> bool {
     chunks(bytes).is_some_and(|c| c.first().is_some_and(|c| c.kind == DOCUMENT))

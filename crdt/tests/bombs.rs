@@ -119,3 +119,26 @@ fn a_stored_piece_that_inflates_to_256_mib_is_refused_and_changes_nothing() {
     assert_eq!(board.heads(), heads);
     assert_eq!(board.title(), "intact");
 }
+
+#[test]
+fn a_board_file_that_inflates_to_256_mib_is_refused_and_merges_nothing() {
+    let _one = SERIAL.lock().unwrap();
+    let bomb = compressed_change_chunk(&deflated_zeros(256));
+    let opened = within(128 * MIB, || crdt::import::open_file(&bomb).err());
+    assert!(
+        matches!(opened, Some(crdt::import::ImportError::OverBudget(_))),
+        "{opened:?}"
+    );
+    let mut board = Board::new(ActorId::from([1; 16])).unwrap();
+    board.set_title("intact").unwrap();
+    board.commit(0);
+    let heads = board.heads();
+    let merged = within(128 * MIB, || {
+        crdt::import::merge_file(&mut board, &bomb).err()
+    });
+    assert!(
+        matches!(merged, Some(crdt::import::ImportError::OverBudget(_))),
+        "{merged:?}"
+    );
+    assert_eq!(board.heads(), heads);
+}

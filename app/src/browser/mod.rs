@@ -4,6 +4,7 @@
 pub mod broadcast;
 pub mod clipboard;
 pub mod data_channel;
+pub mod file;
 pub mod idb;
 pub mod peer_connection;
 pub mod random;

@@ -26,6 +26,22 @@ impl SessionHandle {
         self.0.with_value(|cell| dispatch(cell, Input::Reread));
     }
 
+    /// Read the board (for an export).
+    pub fn read(self, f: impl FnOnce(&mut Board) + 'static) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::Read(Box::new(f))));
+    }
+
+    /// Merge a board file into the board; `reply` hears how it went.
+    pub fn merge(
+        self,
+        bytes: Vec<u8>,
+        reply: impl FnOnce(Result<crdt::import::Merged, crdt::import::ImportError>) + 'static,
+    ) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::Merge(bytes, Box::new(reply))));
+    }
+
     /// Apply `f` to the board, commit it and send it to every connected peer.
     pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
         self.0
@@ -119,6 +135,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     placeholder="Untitled board"
                 />
                 <ShareLink/>
+                <crate::pages::board_menu::BoardMenu/>
             </section>
             <nav class="toolbar" aria-label="Add a widget">
                 <button class="button" data-testid="add-note" on:click=add(WidgetKind::Note)>"+ Note"</button>

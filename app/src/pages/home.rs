@@ -1,9 +1,13 @@
 use crdt::BoardSecret;
 use leptos::prelude::*;
 
-use crate::browser::{self, random};
+use crdt::import::MAX_FILE_BYTES;
+use wasm_bindgen::JsCast;
+use web_sys::{DragEvent, File, HtmlInputElement};
+
+use crate::browser::{self, file, random};
 use crate::route::{board_href, BOARD_PATH};
-use crate::storage::{BoardRecord, Store};
+use crate::storage::{chunk_key, BoardRecord, Store};
 
 fn create_board() -> Result<(), String> {
     let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
@@ -14,11 +18,80 @@ fn create_board() -> Result<(), String> {
         .map_err(|e| browser::describe(&e))
 }
 
+/// Open a board file as a new board with a new link: checked, stored in IndexedDB under the
+/// new link's room, then opened. Works offline: nothing but this browser is involved.
+async fn import_board(chosen: File) -> Result<(), String> {
+    let name = chosen.name();
+    let refused = |e: &dyn std::fmt::Display| format!("{name} was not opened. {e}");
+    let bytes = file::read(&chosen, MAX_FILE_BYTES)
+        .await
+        .map_err(|e| refused(&e))?;
+    let board = crdt::import::open_file(&bytes).map_err(|e| refused(&e))?;
+    let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
+    let room = secret.room_id();
+    let record = BoardRecord {
+        room: room.clone(),
+        secret: secret.to_fragment(),
+        title: board.title(),
+        updated_ms: browser::now_ms() as f64,
+    };
+    // a writer name no page uses (theirs are peer ids): a compaction there replaces it
+    let writer = "import";
+    let store = Store::open().await.map_err(|e| refused(&e))?;
+    store
+        .append(&record, &chunk_key(&room, writer, 0), &bytes)
+        .await
+        .map_err(|e| refused(&e))?;
+    let window = web_sys::window().ok_or("no window")?;
+    window
+        .location()
+        .assign(&board_href(&secret))
+        .map_err(|e| browser::describe(&e))
+}
+
 #[component]
 pub fn HomePage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
+    let importing = RwSignal::new(false);
+    let import = move |chosen: File| {
+        importing.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = import_board(chosen).await {
+                error.set(Some(e));
+            }
+            importing.set(false);
+        });
+    };
+    let on_pick = move |ev: web_sys::Event| {
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        if let Some(chosen) = input.files().and_then(|f| f.get(0)) {
+            input.set_value("");
+            import(chosen);
+        }
+    };
+    let dragging = RwSignal::new(false);
+    let on_drop = move |ev: DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        if let Some(chosen) = ev
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0))
+        {
+            import(chosen);
+        }
+    };
     view! {
-        <main class="page center">
+        <main class=move || if dragging.get() { "page center dropping" } else { "page center" }
+            on:dragover=move |ev: DragEvent| { ev.prevent_default(); dragging.set(true); }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop>
             <section class="hero">
                 <div class="logo" aria-hidden="true">"◆"</div>
                 <h1>"Meshboard"</h1>
@@ -34,8 +107,16 @@ pub fn HomePage() -> impl IntoView {
                     }>
                     "Create a board"
                 </button>
+                <p class="import">
+                    <label class="link-button" for="import-file">
+                        {move || if importing.get() { "Opening…" } else { "Open a board file" }}
+                    </label>
+                    " (.automerge), or drop one here."
+                    <input type="file" id="import-file" data-testid="import-file"
+                        accept=".automerge,application/octet-stream" hidden on:change=on_pick/>
+                </p>
                 <Show when=move || error.get().is_some()>
-                    <p class="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+                    <p class="error" role="alert" data-testid="import-error">{move || error.get().unwrap_or_default()}</p>
                 </Show>
                 <BoardList/>
                 <ul class="features">

@@ -1,3 +1,4 @@
 pub mod board;
+pub mod board_menu;
 pub mod home;
 pub mod link_error;

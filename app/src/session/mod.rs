@@ -59,6 +59,7 @@ const LINK_SETUP_MS: u32 = 15_000;
 const LEAVE_GRACE_MS: u32 = 3_000;
 
 pub type Edit = Box<dyn FnOnce(&mut Board) -> Result<(), BoardError>>;
+pub type MergeReply = Box<dyn FnOnce(Result<crdt::import::Merged, crdt::import::ImportError>)>;
 
 pub enum Input {
     Socket(SocketEvent),
@@ -75,6 +76,10 @@ pub enum Input {
     /// A peer left signaling a while ago and has not come back.
     PeerGone(PeerId),
     Edit(Edit),
+    /// Read the board (an export): nothing is committed or sent.
+    Read(Box<dyn FnOnce(&mut Board)>),
+    /// Merge a board file, another copy of this board, and say how it went.
+    Merge(Vec<u8>, MergeReply),
     /// The board's stored chunks were read (or storage could not be opened).
     Loaded(Result<(Rc<Store>, Vec<Chunk>), StorageError>),
     /// A write finished; `compacted` if it replaced the chunks written before it.
@@ -502,6 +507,22 @@ impl Session {
                 if self.room_peers.contains(&peer) {
                     self.consider(peer);
                 }
+            }
+            Input::Read(read) => read(self.engine.board_mut()),
+            Input::Merge(bytes, reply) => {
+                let before = self.engine.board_mut().take_changes();
+                self.changes.extend(before);
+                let result = crdt::import::merge_file(self.engine.board_mut(), &bytes);
+                if matches!(&result, Ok(m) if m.new_changes > 0) {
+                    // like changes from another tab: shown, stored, and offered to every peer
+                    self.engine.board_mut().take_changes();
+                    self.changes.push(BoardChange::All);
+                    self.view_dirty = true;
+                    let mut effects = vec![Effect::DocChanged];
+                    effects.extend(self.engine.handle(Event::LocalChange, browser::now_ms()));
+                    self.run(effects);
+                }
+                reply(result);
             }
             Input::Edit(edit) => {
                 // what came before the edit is news to the UI; the edit's own splices of a note
