@@ -18,13 +18,15 @@ use automerge::{
 };
 
 mod changes;
+mod read;
 
 pub use changes::BoardChange;
 use changes::Watch;
+use read::Reading;
 
 use crate::error::BoardError;
 use crate::text_diff;
-use crate::view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};
+use crate::view::{BoardView, WidgetKind, WidgetView};
 
 const SCHEMA: &str = "schema";
 const TITLE: &str = "title";
@@ -239,121 +241,52 @@ impl Board {
 
     // ----- reading -----
 
-    fn obj(&self, parent: &ObjId, key: &str, typ: ObjType) -> Option<ObjId> {
-        match self.doc.get(parent, key) {
-            Ok(Some((Value::Object(t), id))) if t == typ => Some(id),
-            _ => None,
+    fn read(&self) -> Reading<'_> {
+        Reading {
+            doc: &self.doc,
+            at: None,
         }
+    }
+
+    fn obj(&self, parent: &ObjId, key: &str, typ: ObjType) -> Option<ObjId> {
+        self.read().obj(parent, key, typ)
     }
 
     fn scalar(&self, parent: &ObjId, key: &str) -> Option<ScalarValue> {
-        match self.doc.get(parent, key) {
-            Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
-            _ => None,
-        }
-    }
-
-    fn text_of(&self, parent: &ObjId, key: &str) -> String {
-        self.obj(parent, key, ObjType::Text)
-            .and_then(|t| self.doc.text(&t).ok())
-            .unwrap_or_default()
+        self.read().scalar(parent, key)
     }
 
     fn widgets_list(&self) -> Option<ObjId> {
-        self.obj(&ROOT, WIDGETS, ObjType::List)
-    }
-
-    fn list_maps(&self, list: &ObjId) -> Vec<ObjId> {
-        (0..self.doc.length(list))
-            .filter_map(|i| match self.doc.get(list, i) {
-                Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-                _ => None,
-            })
-            .collect()
+        self.read().widgets_list()
     }
 
     pub fn title(&self) -> String {
-        self.text_of(&ROOT, TITLE)
+        self.read().title()
     }
 
     /// The whole board as plain data for the UI.
     pub fn view(&self) -> BoardView {
-        let widgets = self
-            .widgets_list()
-            .map(|list| {
-                self.list_maps(&list)
-                    .into_iter()
-                    .filter_map(|w| self.widget_view(&w))
-                    .collect()
-            })
-            .unwrap_or_default();
-        BoardView {
-            title: self.title(),
-            widgets,
+        self.read().view()
+    }
+
+    /// The whole board as it was when its heads were `heads` (a version in its history).
+    pub fn view_at(&self, heads: &[ChangeHash]) -> BoardView {
+        Reading {
+            doc: &self.doc,
+            at: Some(heads),
         }
+        .view()
     }
 
     /// The widgets' ids and kinds, in order, without their content.
     pub fn widget_kinds(&self) -> Vec<(String, WidgetKind)> {
-        let Some(list) = self.widgets_list() else {
-            return Vec::new();
-        };
-        self.list_maps(&list)
-            .into_iter()
-            .filter_map(|w| match self.scalar(&w, KIND)? {
-                ScalarValue::Str(s) => Some((w.to_string(), WidgetKind::parse(&s)?)),
-                _ => None,
-            })
-            .collect()
+        self.read().widget_kinds()
     }
 
     /// One widget as the UI shows it.
     pub fn widget(&self, id: &str) -> Option<WidgetView> {
         let (_, obj) = self.find_widget(id).ok()?;
-        self.widget_view(&obj)
-    }
-
-    fn widget_view(&self, obj: &ObjId) -> Option<WidgetView> {
-        let kind = match self.scalar(obj, KIND)? {
-            ScalarValue::Str(s) => WidgetKind::parse(&s)?,
-            _ => return None,
-        };
-        let body = match kind {
-            WidgetKind::Note => WidgetBody::Note {
-                text: self.text_of(obj, TEXT),
-            },
-            WidgetKind::Tasks => WidgetBody::Tasks {
-                items: self
-                    .obj(obj, ITEMS, ObjType::List)
-                    .map(|items| {
-                        self.list_maps(&items)
-                            .into_iter()
-                            .map(|item| TaskView {
-                                id: item.to_string(),
-                                text: match self.scalar(&item, TEXT) {
-                                    Some(ScalarValue::Str(s)) => s.to_string(),
-                                    _ => String::new(),
-                                },
-                                done: matches!(
-                                    self.scalar(&item, DONE),
-                                    Some(ScalarValue::Boolean(true))
-                                ),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            },
-            WidgetKind::Counter => WidgetBody::Counter {
-                value: self
-                    .scalar(obj, VALUE)
-                    .and_then(|v| v.to_i64())
-                    .unwrap_or(0),
-            },
-        };
-        Some(WidgetView {
-            id: obj.to_string(),
-            body,
-        })
+        self.read().widget_view(&obj)
     }
 
     // ----- writing -----
@@ -518,6 +451,7 @@ impl Board {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::WidgetBody;
 
     fn board(n: u8) -> Board {
         Board::new(ActorId::from([n; 16])).unwrap()

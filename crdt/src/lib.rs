@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod frame;
+pub mod history;
 pub mod import;
 pub mod link;
 pub mod saved;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::browser::clipboard;
+use crate::pages::history::{HistoryButton, HistoryPanel, HistoryState, VersionBoard};
 use crate::session::{dispatch, Input, SessionCell};
 use crate::ui_state::Ui;
 use crate::widgets::collab_text::CollabInput;
@@ -42,6 +43,12 @@ impl SessionHandle {
             .with_value(|cell| dispatch(cell, Input::Merge(bytes, Box::new(reply))));
     }
 
+    /// Like [`SessionHandle::edit`], for edits no field made (a restore): the UI rereads all.
+    pub fn rewrite(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::Rewrite(Box::new(f))));
+    }
+
     /// Apply `f` to the board, commit it and send it to every connected peer.
     pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
         self.0
@@ -72,6 +79,8 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
     let session = SessionHandle(stored);
     provide_context(session);
     provide_context(ui);
+    let history = HistoryState::default();
+    provide_context(history);
 
     let title = Memo::new(move |_| ui.title.get());
     let offline = RwSignal::new(false);
@@ -95,6 +104,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     <span data-testid="peer-count">{move || ui.peers.get()}</span>
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
                 </span>
+                <HistoryButton/>
                 <button class="button small" data-testid="offline-toggle"
                     aria-pressed=move || offline.get().to_string()
                     title="Pause all networking; your edits are kept and merged when you go online again"
@@ -125,7 +135,11 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
             <Show when=move || !ui.loaded.get()>
                 <p class="empty">"Opening this board…"</p>
             </Show>
+            <HistoryPanel/>
+            {move || history.version.get().map(|version| view! { <VersionBoard version/> })}
             <Show when=move || ui.loaded.get()>
+            // hidden, not unmounted, while a version shows: the fields keep their state
+            <div class="live" hidden=move || history.version.with(|v| v.is_some())>
             <section class="board-head">
                 <CollabInput
                     text=title
@@ -158,6 +172,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     children=move |(id, kind)| view! { <WidgetCard id kind/> }
                 />
             </section>
+            </div>
             </Show>
         </main>
     }

@@ -1,4 +1,5 @@
 pub mod board;
 pub mod board_menu;
+pub mod history;
 pub mod home;
 pub mod link_error;

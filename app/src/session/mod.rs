@@ -76,6 +76,8 @@ pub enum Input {
     /// A peer left signaling a while ago and has not come back.
     PeerGone(PeerId),
     Edit(Edit),
+    /// An edit the UI must hear of in full (a restored version: no field made its changes).
+    Rewrite(Edit),
     /// Read the board (an export): nothing is committed or sent.
     Read(Box<dyn FnOnce(&mut Board)>),
     /// Merge a board file, another copy of this board, and say how it went.
@@ -509,6 +511,18 @@ impl Session {
                 }
             }
             Input::Read(read) => read(self.engine.board_mut()),
+            Input::Rewrite(edit) => {
+                let before = self.engine.board_mut().take_changes();
+                self.changes.extend(before);
+                if let Err(e) = edit(self.engine.board_mut()) {
+                    warn(&format!("meshboard: edit failed: {e}"));
+                }
+                let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+                self.engine.board_mut().take_changes();
+                self.changes.push(BoardChange::All);
+                self.view_dirty = true;
+                self.run(effects);
+            }
             Input::Merge(bytes, reply) => {
                 let before = self.engine.board_mut().take_changes();
                 self.changes.extend(before);

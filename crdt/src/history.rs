@@ -1,0 +1,420 @@
+//! A board's history as people think of it: edit sessions (consecutive changes of one author
+//! within a few minutes of each other), each with the version it left the board in and a
+//! one-line summary of what it did. Automerge keeps every change; nothing here is stored.
+
+use std::collections::{BTreeSet, HashSet};
+
+use automerge::{ChangeHash, ObjId, PatchAction, Prop, Value, ROOT};
+
+use crate::board::genesis_heads;
+use crate::error::BoardError;
+use crate::view::{WidgetBody, WidgetKind};
+use crate::Board;
+
+/// Changes of one author further apart than this (seconds) are two sessions.
+pub const SESSION_GAP_SECS: i64 = 5 * 60;
+
+/// Consecutive changes of one author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditSession {
+    /// The author's actor id, hex.
+    pub actor: String,
+    /// Times of its first and last change (seconds since the epoch, as the authors' clocks said).
+    pub start: i64,
+    pub end: i64,
+    pub changes: usize,
+    /// The board's heads just before the session's first change, and just after its last: the
+    /// version it left the board in.
+    pub before: Vec<ChangeHash>,
+    pub after: Vec<ChangeHash>,
+}
+
+/// Every edit session of the board, oldest first (in the order the changes apply). The genesis
+/// change, which every board shares, is not one. One pass over the change metadata; heads are
+/// copied only where a session starts (a session's end is where the next one starts).
+pub fn sessions(board: &mut Board) -> Vec<EditSession> {
+    let genesis = genesis_heads();
+    let mut heads: BTreeSet<ChangeHash> = BTreeSet::new();
+    let mut out: Vec<EditSession> = Vec::new();
+    let mut actor: Option<automerge::ActorId> = None;
+    for change in board.doc_mut().get_changes(&[]) {
+        let hash = change.hash();
+        let time = change.timestamp();
+        if !genesis.contains(&hash) {
+            let same = actor.as_ref() == Some(change.actor_id())
+                && out
+                    .last()
+                    .is_some_and(|last| (time - last.end).abs() <= SESSION_GAP_SECS);
+            match out.last_mut() {
+                Some(last) if same => {
+                    last.end = last.end.max(time);
+                    last.changes += 1;
+                }
+                _ => {
+                    let before: Vec<ChangeHash> = heads.iter().copied().collect();
+                    if let Some(last) = out.last_mut() {
+                        last.after = before.clone();
+                    }
+                    actor = Some(change.actor_id().clone());
+                    out.push(EditSession {
+                        actor: change.actor_id().to_hex_string(),
+                        start: time,
+                        end: time,
+                        changes: 1,
+                        before,
+                        after: Vec::new(),
+                    });
+                }
+            }
+        }
+        for dep in change.deps() {
+            heads.remove(dep);
+        }
+        heads.insert(hash);
+    }
+    if let Some(last) = out.last_mut() {
+        last.after = heads.into_iter().collect();
+    }
+    out
+}
+
+/// What a session did, in a line: "edited note “Release notes”, added 3 tasks".
+pub fn summary(board: &mut Board, session: &EditSession) -> String {
+    let patches = board.doc_mut().diff(&session.before, &session.after);
+    let view = board.view_at(&session.after);
+    let mut title = false;
+    let mut added: Vec<&'static str> = Vec::new();
+    let mut removed = 0usize;
+    let mut notes: Vec<String> = Vec::new();
+    let (mut tasks_added, mut tasks_removed, mut tasks_edited) = (0usize, 0usize, 0usize);
+    let mut counters = 0usize;
+    // objects this session created: what happens inside them is part of "added"
+    let inserted: HashSet<ObjId> = patches
+        .iter()
+        .filter_map(|p| match &p.action {
+            PatchAction::Insert { values, .. } => Some(values.iter().map(|v| v.1.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for patch in &patches {
+        let depth = patch.path.len();
+        let on_root = |key: &str| {
+            patch
+                .path
+                .first()
+                .is_some_and(|(obj, prop)| *obj == ROOT && *prop == Prop::Map(key.into()))
+        };
+        let note = || {
+            let (widget, _) = patch.path.get(2)?;
+            if inserted.contains(widget) {
+                return None;
+            }
+            view.widget(&widget.to_string()).and_then(note_text)
+        };
+        match &patch.action {
+            PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. }
+                if depth == 1 && on_root("title") =>
+            {
+                title = true
+            }
+            PatchAction::DeleteSeq { length, .. } if depth == 1 && on_root("widgets") => {
+                removed += length
+            }
+            PatchAction::PutMap {
+                key,
+                value: (Value::Scalar(kind), _),
+                ..
+            } if depth == 2 && key == "kind" => {
+                if let Some(kind) = kind.to_str().and_then(WidgetKind::parse) {
+                    added.push(kind.as_str());
+                }
+            }
+            PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. }
+                if depth == 3 && note().is_some() =>
+            {
+                let name = first_line(note().unwrap_or_default());
+                if !notes.contains(&name) {
+                    notes.push(name);
+                }
+            }
+            PatchAction::Insert { values, .. } if depth == 3 => tasks_added += values.len(),
+            PatchAction::DeleteSeq { length, .. } if depth == 3 => tasks_removed += length,
+            PatchAction::PutMap { key, .. }
+                if depth == 4
+                    && (key == "done" || key == "text")
+                    && !inserted.contains(&patch.obj) =>
+            {
+                tasks_edited += 1
+            }
+            PatchAction::Increment { .. } => counters += 1,
+            _ => {}
+        }
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if title {
+        parts.push("renamed the board".into());
+    }
+    for kind in ["note", "tasks", "counter"] {
+        let n = added.iter().filter(|k| **k == kind).count();
+        let what = match kind {
+            "tasks" => "task list",
+            other => other,
+        };
+        match n {
+            0 => {}
+            1 => parts.push(format!("added a {what}")),
+            n => parts.push(format!("added {n} {what}s")),
+        }
+    }
+    for name in notes.iter().take(2) {
+        parts.push(if name.is_empty() {
+            "edited a note".into()
+        } else {
+            format!("edited note “{name}”")
+        });
+    }
+    if notes.len() > 2 {
+        parts.push(format!("{} more notes", notes.len() - 2));
+    }
+    let count = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            one.to_owned()
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    if tasks_added > 0 {
+        parts.push(format!("added {}", count(tasks_added, "a task", "tasks")));
+    }
+    if tasks_edited > 0 {
+        parts.push(format!(
+            "updated {}",
+            count(tasks_edited, "a task", "tasks")
+        ));
+    }
+    if tasks_removed > 0 {
+        parts.push(format!(
+            "removed {}",
+            count(tasks_removed, "a task", "tasks")
+        ));
+    }
+    if counters > 0 {
+        parts.push(format!(
+            "changed {}",
+            count(counters, "a counter", "counters")
+        ));
+    }
+    if removed > 0 {
+        parts.push(format!("removed {}", count(removed, "a widget", "widgets")));
+    }
+    if parts.is_empty() {
+        return "edited the board".into();
+    }
+    let mut line = parts.join(", ");
+    if let Some(first) = line.get(..1) {
+        line = first.to_uppercase() + &line[1..];
+    }
+    line
+}
+
+fn note_text(widget: &crate::WidgetView) -> Option<&str> {
+    match &widget.body {
+        WidgetBody::Note { text } => Some(text),
+        _ => None,
+    }
+}
+
+/// The first non-empty line of `text`, at most 40 characters.
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = line.chars().take(40).collect();
+    if line.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// The ids of the widgets a session changed (added, edited, or whose tasks it changed).
+pub fn touched(board: &mut Board, session: &EditSession) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    for patch in board.doc_mut().diff(&session.before, &session.after) {
+        match patch.path.len() {
+            0 | 1 => {
+                // an insert into the widget list: the new widgets themselves
+                if let PatchAction::Insert { values, .. } = &patch.action {
+                    ids.extend(values.iter().map(|v| v.1.to_string()));
+                }
+            }
+            2 => {
+                ids.insert(patch.obj.to_string());
+            }
+            _ => {
+                ids.insert(patch.path[2].0.to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// Make the board look as it did at `heads` again, as new changes on top of the current ones
+/// (which sync to every peer like any edit; nothing is rewritten). Widgets removed since come
+/// back at the end, with new ids; tasks removed since come back at the end of their list.
+pub fn restore(board: &mut Board, heads: &[ChangeHash]) -> Result<(), BoardError> {
+    let old = board.view_at(heads);
+    let now = board.view();
+    board.set_title(&old.title)?;
+    for widget in &now.widgets {
+        if old.widget(&widget.id).is_none() {
+            board.remove_widget(&widget.id)?;
+        }
+    }
+    for widget in &old.widgets {
+        let id = match now.widget(&widget.id) {
+            Some(current) if current.body.kind() == widget.body.kind() => widget.id.clone(),
+            _ => board.add_widget(widget.body.kind())?,
+        };
+        let current = board.widget(&id).map(|w| w.body);
+        match (&widget.body, current) {
+            (WidgetBody::Note { text }, _) => board.set_note_text(&id, text)?,
+            (WidgetBody::Counter { value }, Some(WidgetBody::Counter { value: current })) => {
+                let delta = value.saturating_sub(current);
+                if delta != 0 {
+                    board.increment_counter(&id, delta)?;
+                }
+            }
+            (WidgetBody::Tasks { items }, Some(WidgetBody::Tasks { items: current })) => {
+                for task in &current {
+                    if !items.iter().any(|t| t.id == task.id) {
+                        board.remove_task(&id, &task.id)?;
+                    }
+                }
+                for task in items {
+                    match current.iter().find(|t| t.id == task.id) {
+                        Some(now) if now.done != task.done => {
+                            board.set_task_done(&id, &task.id, task.done)?
+                        }
+                        Some(_) => {}
+                        None => {
+                            let new = board.add_task(&id, &task.text)?;
+                            if task.done {
+                                board.set_task_done(&id, &new, true)?;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::ActorId;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const T: i64 = 1_800_000_000;
+
+    #[test]
+    fn sessions_group_one_authors_changes_and_restore_brings_a_version_back() {
+        let mut alice = Board::new(ActorId::from([1; 16])).unwrap();
+        let mut bob = Board::new(ActorId::from([2; 16])).unwrap();
+        // alice: three changes within a minute
+        alice.set_title("Release").unwrap();
+        alice.commit(T);
+        let note = alice.add_widget(WidgetKind::Note).unwrap();
+        alice.commit(T + 10);
+        alice.set_note_text(&note, "Ship on Friday").unwrap();
+        alice.commit(T + 50);
+        // bob edits after her
+        bob.merge(&mut alice).unwrap();
+        let tasks = bob.add_widget(WidgetKind::Tasks).unwrap();
+        bob.add_task(&tasks, "write notes").unwrap();
+        bob.add_task(&tasks, "tag").unwrap();
+        bob.commit(T + 60);
+        bob.set_note_text(&note, "Ship on Monday").unwrap();
+        bob.commit(T + 70);
+        // alice again, an hour later
+        alice.merge(&mut bob).unwrap();
+        let counter = alice.add_widget(WidgetKind::Counter).unwrap();
+        alice.increment_counter(&counter, 5).unwrap();
+        alice.commit(T + 3600);
+
+        let list = sessions(&mut alice);
+        let who: Vec<(String, usize)> = list
+            .iter()
+            .map(|s| (s.actor[..2].to_owned(), s.changes))
+            .collect();
+        assert_eq!(
+            who,
+            [("01".into(), 3), ("02".into(), 2), ("01".into(), 1)],
+            "{list:#?}"
+        );
+        assert_eq!(list[0].before, genesis_heads());
+        assert_eq!(list[2].after, alice.heads());
+
+        assert_eq!(
+            summary(&mut alice, &list[0]),
+            "Renamed the board, added a note"
+        );
+        assert_eq!(
+            summary(&mut alice, &list[1]),
+            "Added a task list, edited note “Ship on Monday”, added 2 tasks"
+        );
+        assert_eq!(summary(&mut alice, &list[2]), "Added a counter");
+        let changed = touched(&mut alice, &list[1]);
+        assert!(
+            changed.contains(&note) && changed.contains(&tasks),
+            "{changed:?}"
+        );
+        assert_eq!(
+            touched(&mut alice, &list[2]),
+            HashSet::from([counter.clone()])
+        );
+
+        // the version after alice's first session: her note, no tasks, no counter
+        let old = alice.view_at(&list[0].after);
+        assert_eq!(old.widgets.len(), 1);
+        assert_eq!(
+            old.widgets[0].body,
+            WidgetBody::Note {
+                text: "Ship on Friday".into()
+            }
+        );
+        let heads = alice.heads();
+        restore(&mut alice, &list[0].after).unwrap();
+        alice.commit(T + 4000);
+        assert_eq!(alice.view().widgets, old.widgets);
+        assert_eq!(alice.title(), "Release");
+        // nothing was rewritten: the history is all still there, and more
+        assert!(heads
+            .iter()
+            .all(|h| alice.doc_mut().get_change_by_hash(h).is_some()));
+        assert_eq!(sessions(&mut alice).len(), 4);
+        // a version with more than now comes back too
+        restore(&mut alice, &list[1].after).unwrap();
+        alice.commit(T + 4100);
+        let view = alice.view();
+        assert_eq!(view.widgets.len(), 2);
+        let WidgetBody::Tasks { items } = &view.widgets[1].body else {
+            panic!("{view:?}")
+        };
+        let texts: Vec<&str> = items.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["write notes", "tag"]);
+        // and the summary of a restore says what it did
+        let last = sessions(&mut alice).pop().unwrap();
+        assert!(
+            summary(&mut alice, &last).contains("Added a task list"),
+            "{}",
+            summary(&mut alice, &last)
+        );
+    }
+}
