@@ -167,7 +167,10 @@ struct Link {
 pub struct Session {
     engine: Engine,
     me: PeerId,
+    /// The room id the signaling server knows the board by.
     room: String,
+    /// The board's name in IndexedDB and between this profile's tabs; never sent anywhere.
+    local_id: String,
     secret: String,
     keys: BoardKeys,
     sealer: Sealer,
@@ -291,6 +294,7 @@ impl SessionCell {
                 },
                 me,
                 room: keys.room_id.clone(),
+                local_id: keys.local_id.clone(),
                 secret: secret.to_fragment(),
                 keys,
                 sealer,
@@ -324,7 +328,7 @@ impl SessionCell {
         {
             let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
             s.ws_url = signaling_url()?;
-            let room = s.room.clone();
+            let room = s.local_id.clone();
             let weak = s.weak.clone();
             let tab_weak = weak.clone();
             let max_tab_message = crdt::engine::Config::default().max_message;
