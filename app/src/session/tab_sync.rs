@@ -11,12 +11,21 @@ impl Session {
         match message {
             TabMessage::Hello(tab) => {
                 self.add_tab(tab);
-                self.post_to_tabs(&TabMessage::Here(self.me.clone()));
+                self.post_to_tabs(&TabMessage::Here(self.tab.clone()));
+                self.announce_peer_id_to_tabs();
                 // the whole board, compact (a long note's changes one by one are 200x larger)
                 let everything = self.engine.board_mut().snapshot();
                 self.post_to_tabs(&TabMessage::Changes(everything));
             }
             TabMessage::Here(tab) => self.add_tab(tab),
+            TabMessage::Joined { tab, peer } => {
+                self.add_tab(tab.clone());
+                if let Some(known) = self.local_tabs.get_mut(&tab) {
+                    *known = Some(peer.clone());
+                    // A link to it may have been started before we heard: it is no peer.
+                    self.remove_link(&peer);
+                }
+            }
             TabMessage::Bye(tab) => {
                 self.local_tabs.remove(&tab);
             }
@@ -44,11 +53,26 @@ impl Session {
         }
     }
 
-    /// A tab of this profile is not a remote peer: never connect to it or count it.
-    pub(super) fn add_tab(&mut self, tab: PeerId) {
-        if tab != self.me && self.local_tabs.len() < MAX_TABS {
-            self.remove_link(&tab);
-            self.local_tabs.insert(tab);
+    /// A tab of this profile is not a remote peer: never connect to it or count it. Its peer id
+    /// comes with `Joined` (the server assigns it, anew on each join).
+    pub(super) fn add_tab(&mut self, tab: String) {
+        if tab != self.tab && self.local_tabs.len() < MAX_TABS {
+            self.local_tabs.entry(tab).or_insert(None);
+        }
+    }
+
+    /// `peer` is another tab of this profile, as far as we heard.
+    pub(super) fn is_local_tab(&self, peer: &PeerId) -> bool {
+        self.local_tabs.values().any(|p| p.as_ref() == Some(peer))
+    }
+
+    /// Tell the other tabs the peer id the server gave us, so that they never connect to us.
+    pub(super) fn announce_peer_id_to_tabs(&self) {
+        if !self.me.is_empty() {
+            self.post_to_tabs(&TabMessage::Joined {
+                tab: self.tab.clone(),
+                peer: self.me.clone(),
+            });
         }
     }
 
