@@ -18,9 +18,9 @@ export function rawWebSocket(url) {
     req.on('response', (res) => reject(new Error(`no upgrade: HTTP ${res.statusCode}`)));
     req.on('upgrade', (_res, socket, head) => {
       const ws = { messages: [], closed: false, closeCode: null, waiters: [] };
-      let buf = head;
+      let buf = Buffer.alloc(0);
       const wake = () => { for (const w of ws.waiters.splice(0)) w(); };
-      socket.on('data', (chunk) => {
+      const onData = (chunk) => {
         buf = Buffer.concat([buf, chunk]);
         for (;;) {
           if (buf.length < 2) break;
@@ -37,7 +37,8 @@ export function rawWebSocket(url) {
           else if (opcode === 0x9) frame(0xa, payload);
         }
         wake();
-      });
+      };
+      socket.on('data', onData);
       socket.on('close', () => { ws.closed = true; wake(); });
       socket.on('error', () => {});
       const frame = (opcode, payload) => {
@@ -61,6 +62,8 @@ export function rawWebSocket(url) {
         return i < ws.messages.length ? JSON.parse(ws.messages[i]) : null;
       };
       /** Resolves once the server closed the socket (true) or after 5 s (false). */
+      // what came with the response head (the server's first message may have)
+      onData(head);
       ws.waitClosed = async () => {
         const deadline = Date.now() + 5000;
         while (!ws.closed && Date.now() < deadline) await new Promise((r) => { ws.waiters.push(r); setTimeout(r, 100); });
