@@ -184,7 +184,7 @@ async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
     // The challenge goes out before anything else; the peer id is drawn now, used if it joins.
     let fresh = Challenge::new().and_then(|c| Ok((c, new_peer_id()?)));
     let mut conn = match fresh {
-        Ok((challenge, peer_id)) if mailbox.deliver(&challenge.message()) => Some(Connection {
+        Ok((challenge, peer_id)) if mailbox.deliver(&challenge.message()) => Ok(Connection {
             id,
             state: state.clone(),
             mailbox,
@@ -196,19 +196,19 @@ async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
             erred: false,
             bucket: state.limits.token_bucket(),
         }),
-        Ok(_) => None,
+        Ok(_) => Err(End::Kicked),
         Err(error) => {
             tracing::error!(conn = id, %error, "cannot make a challenge");
-            None
+            Err(End::NoRandomness)
         }
     };
     let end = match conn.as_mut() {
-        Some(conn) => conn.read_loop(stream).await,
-        None => End::NoRandomness,
+        Ok(conn) => conn.read_loop(stream).await,
+        Err(end) => *end,
     };
     tracing::debug!(conn = id, ?end, "disconnecting");
     state.metrics.connection_closed(end.metric());
-    if let Some(conn) = conn.as_mut() {
+    if let Ok(conn) = conn.as_mut() {
         if end == End::Shutdown {
             conn.mailbox.deliver(&error(
                 ErrorCode::ServerShuttingDown,
@@ -319,6 +319,9 @@ impl Connection {
         let mut stop = self.state.stop.clone();
         let kick = self.mailbox.kick.clone();
         let join_by = Instant::now() + self.state.limits.join_timeout;
+        // Idle is counted from the last inbound frame, not from the last turn of this loop:
+        // renewals of the ICE servers wake it too.
+        let mut quiet_until = Instant::now() + idle;
         loop {
             let msg = tokio::select! {
                 _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => return End::Shutdown,
@@ -332,7 +335,7 @@ impl Connection {
                     }
                     continue;
                 }
-                next = tokio::time::timeout(idle, stream.next()) => match next {
+                next = tokio::time::timeout_at(quiet_until, stream.next()) => match next {
                     Err(_) => return End::Idle,
                     Ok(None) => return End::ClientClosed,
                     Ok(Some(Err(error))) => {
@@ -357,6 +360,8 @@ impl Connection {
                 // a slow reader) merely because this task kept the thread.
                 tokio::task::yield_now().await;
             }
+            // As before renewals existed: idle from when this frame was done with.
+            quiet_until = Instant::now() + idle;
         }
     }
 

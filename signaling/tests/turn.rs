@@ -141,6 +141,40 @@ async fn turn_credentials_are_renewed_before_they_expire() {
     idle.expect_nothing().await;
 }
 
+#[tokio::test]
+async fn renewals_do_not_keep_a_silent_client_from_being_dropped_as_idle() {
+    // Renewals every 1.5 s; a client silent for 3 s (three pings unanswered) is idle.
+    let server = start(Config {
+        turn_ttl_secs: 2,
+        ping_interval_secs: 1,
+        ..turn_config()
+    })
+    .await;
+    let (mut a, _) = server.joined(ROOM).await;
+    // `b` never polls its socket, so it answers no ping.
+    let (b, _) = server.joined(ROOM).await;
+    let started = tokio::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(8);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, a.recv())
+            .await
+            .expect("the silent peer was never dropped");
+        match msg {
+            ServerMessage::PeerLeft { peer } => {
+                assert_eq!(peer, b.id);
+                break;
+            }
+            ServerMessage::IceServers { .. } | ServerMessage::PeerJoined { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(6),
+        "dropped after {waited:?}"
+    );
+}
+
 #[test]
 fn turn_credential_matches_known_answers() {
     // python3 -c "import hmac,hashlib,base64; print(base64.b64encode(hmac.new(
