@@ -166,21 +166,33 @@ describe('what other tabs say', () => {
     await openBoard(b, link);
     await waitForText(a, 'peer-count', '1');
     const parsed = frames.map((f) => { try { return JSON.parse(f); } catch { return {}; } });
-    const room = parsed.find((m) => m.type === 'join')?.room;
     const bId = parsed.filter((m) => m.type === 'peer_joined').map((m) => m.peer).pop();
-    assert.ok(room && bId, `room ${room}, B ${bId}`);
+    assert.ok(bId, `B's peer id ${bId}`);
+    await waitForText(a, 'save-status', 'Saved');
 
-    // a third page of A's profile says Hello 200 times, claiming to be B
+    // a third page of A's profile reads the board's local id from IndexedDB, as any page of
+    // the origin can, says Hello 200 times and claims that B's peer id is one of its tabs
     const spy = await a.context.newPage();
     await spy.goto(env.server.url + '/');
-    await spy.evaluate(({ room, bId }) => {
-      const channel = new BroadcastChannel('meshboard:' + room);
+    await spy.evaluate(async (bId) => {
+      const db = await new Promise((resolve, reject) => {
+        const open = indexedDB.open('meshboard');
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      const boards = await new Promise((resolve) => {
+        const get = db.transaction('boards').objectStore('boards').getAll();
+        get.onsuccess = () => resolve(get.result);
+      });
+      const channel = new BroadcastChannel('meshboard:' + boards[0].room);
       window.snapshots = 0;
       channel.onmessage = (e) => { if (e.data instanceof Uint8Array && e.data[0] === 3) window.snapshots++; };
-      const hello = Uint8Array.of(1, ...new TextEncoder().encode(bId));
+      const text = (s) => new TextEncoder().encode(s);
+      const hello = Uint8Array.of(1, ...text('spy-tab'));
       for (let i = 0; i < 200; i++) channel.postMessage(hello);
+      channel.postMessage(Uint8Array.of(5, ...text(`spy-tab ${bId}`)));
       window.keep = channel;
-    }, { room, bId });
+    }, bId);
     await new Promise((r) => setTimeout(r, 1500));
     const snapshots = await spy.evaluate(() => window.snapshots);
     assert.ok(snapshots >= 1 && snapshots <= 3, `A posted ${snapshots} whole-board snapshots for 200 Hellos`);

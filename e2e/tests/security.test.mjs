@@ -1,21 +1,48 @@
 // Share links that neither the server nor anyone on the path can read or hijack.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, textOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
+import { rawWebSocket } from '../lib/raw-ws.mjs';
 
-/** The room id a board's link leads to, computed independently of the app (HKDF-SHA256). */
+/** What a board's link leads to, computed independently of the app: the room's Ed25519 key
+ * pair (its seed by HKDF-SHA256 from the secret) and the room id, the first 16 bytes of SHA-256
+ * of the public key. */
 function roomOf(link) {
   const secret = Buffer.from(new URL(link).hash.slice(1), 'base64url');
-  return Buffer.from(crypto.hkdfSync('sha256', secret, 'meshboard/v1', 'room id', 16)).toString('hex');
+  const seed = Buffer.from(crypto.hkdfSync('sha256', secret, 'meshboard/v1', 'room signing key', 32));
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  const privateKey = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const publicKey = Buffer.from(crypto.createPublicKey(privateKey).export({ format: 'jwk' }).x, 'base64url');
+  const room = crypto.createHash('sha256').update(publicKey).digest().subarray(0, 16).toString('hex');
+  return { room, key: publicKey.toString('hex') };
 }
 
-describe('a client that knows the room id but not the secret', () => {
-  const env = serverAndBrowser();
+/** A fresh Ed25519 key pair of the impostor's own: { key (public, hex), sign(bytes) -> hex }. */
+function ownKeyPair() {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const key = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');
+  return { key, sign: (bytes) => crypto.sign(null, bytes, privateKey).toString('hex') };
+}
 
-  test('joins the room but gets no board content, is not counted, and its messages are refused', async () => {
+/** The bytes a join signs (signaling/src/protocol.rs, `join_proof_message`). */
+function proofMessage(nonce, room) {
+  const parts = [Buffer.from('meshboard/join-proof/v2')];
+  for (const p of [nonce, room]) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(Buffer.byteLength(p));
+    parts.push(len, Buffer.from(p));
+  }
+  return Buffer.concat(parts);
+}
+
+describe('a party that knows the room id (and the public key) but not the link', () => {
+  const env = serverAndBrowser({ capture: true });
+
+  test('cannot join, fill or evict the room, while the board keeps syncing', async () => {
     const a = await newUser(env.browser, 'A');
     const b = await newUser(env.browser, 'B');
     const link = await createBoard(a, env.server.url);
@@ -24,42 +51,67 @@ describe('a client that knows the room id but not the secret', () => {
     await a.by('note-text').fill(secretText);
     await openBoard(b, link);
     await waitForText(b, 'note-text', secretText);
+    await waitForText(a, 'peer-count', '1');
 
-    // The impostor speaks the signaling protocol directly from a page on the same origin.
-    const impostor = await newUser(env.browser, 'impostor');
-    await impostor.page.goto(env.server.url + '/nowhere');
-    const received = await impostor.page.evaluate(async ({ room }) => {
-      const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws');
-      const got = [];
-      ws.onmessage = (e) => got.push(e.data);
-      await new Promise((resolve) => { ws.onopen = resolve; });
-      ws.send(JSON.stringify({ type: 'join', version: 1, room, peer: 'impostor0000' }));
-      await new Promise((r) => setTimeout(r, 500));
-      const welcome = JSON.parse(got[0]);
-      for (const peer of welcome.peers) {
-        // a plaintext offer, and a blob shaped like a sealed payload
-        ws.send(JSON.stringify({ type: 'signal', to: peer, data: JSON.stringify({ t: 'offer', sdp: 'v=0\r\n' }) }));
-        ws.send(JSON.stringify({ type: 'signal', to: peer, data: 'A'.repeat(120) }));
-      }
-      await new Promise((r) => setTimeout(r, 3000));
+    const { room, key } = roomOf(link);
+    const wsUrl = env.server.url.replace(/^http/, 'ws') + '/ws';
+    // What the server received so far holds both browsers' real joins: a replay is tried too.
+    const captured = fs.readFileSync(env.server.capturePath, 'utf8').split('\n').filter(Boolean)
+      .map((l) => JSON.parse(l).text).filter((t) => t && t.includes('"type":"join"'));
+    assert.equal(captured.length, 2, 'both browsers joined with a proof');
+    assert.ok(captured.every((t) => JSON.parse(t).room === room), 'the room id is the hash of the derived key');
+    const own = ownKeyPair();
+    const attempts = [
+      ['no signature of the key', (_nonce) => ({ room, key, sig: '00'.repeat(64) })],
+      ['a signature by another key', (nonce) => ({ room, key, sig: own.sign(proofMessage(nonce, room)) })],
+      ['its own key for this room id', (nonce) => ({ room, key: own.key, sig: own.sign(proofMessage(nonce, room)) })],
+      ['a browser\'s join replayed', (_nonce) => JSON.parse(captured[0])],
+      ['a v1 join with a chosen peer id', (_nonce) => ({ version: 1, room, peer: 'impostor0000' })],
+    ];
+    const received = [];
+    for (const [what, make] of attempts) {
+      const ws = await rawWebSocket(wsUrl);
+      const challenge = await ws.message(0);
+      assert.equal(challenge?.type, 'challenge', `${what}: a challenge first`);
+      ws.send(JSON.stringify({ type: 'join', version: 2, ...make(challenge.nonce) }));
+      const answer = await ws.message(1);
+      assert.equal(answer?.type, 'error', `${what}: refused (${JSON.stringify(answer)})`);
+      assert.ok(['bad_proof', 'bad_message', 'version_mismatch'].includes(answer.code), `${what}: ${answer.code}`);
+      // signals without a join go nowhere
+      ws.send(JSON.stringify({ type: 'signal', to: 'anyone', data: 'A'.repeat(120) }));
+      if (answer.code === 'bad_proof') assert.ok(await ws.waitClosed(), `${what}: closed after a bad proof`);
+      received.push(...ws.messages);
       ws.close();
-      return got;
-    }, { room: roomOf(link) });
-
-    const welcome = JSON.parse(received[0]);
-    assert.equal(welcome.type, 'welcome');
-    assert.equal(welcome.peers.length, 2, 'the impostor really was in the board\'s room');
-    const all = received.join('\n');
-    assert.ok(!all.includes(secretText), 'no board content reached the impostor');
-    assert.ok(!all.includes('v=0'), 'no plaintext SDP reached the impostor');
-    for (const u of [a, b]) {
-      await u.by('security-warning').waitFor();
-      assert.equal(await textOf(u, 'peer-count'), '1', `${u.name} does not count the impostor`);
     }
-    // the real peers still work together
+    // Filling the room: more failed joins at once than a room holds peers (32).
+    const crowd = await Promise.all(Array.from({ length: 40 }, () => rawWebSocket(wsUrl)));
+    await Promise.all(crowd.map(async (ws) => {
+      const challenge = await ws.message(0);
+      ws.send(JSON.stringify({ type: 'join', version: 2, room, key: own.key, sig: own.sign(proofMessage(challenge.nonce, room)) }));
+      const answer = await ws.message(1);
+      assert.equal(answer?.code, 'bad_proof');
+      received.push(...ws.messages);
+    }));
+    for (const ws of crowd) ws.close();
+
+    const all = received.join('\n');
+    assert.ok(!all.includes('"welcome"'), 'the impostor was never welcomed');
+    assert.ok(!all.includes(secretText), 'no board content reached the impostor');
+    assert.ok(!all.includes('v=0'), 'no SDP reached the impostor');
+    // Nobody was evicted or disturbed: still online, still one peer each, no warning, syncing.
+    for (const u of [a, b]) {
+      assert.equal(await textOf(u, 'connection-status'), 'online', `${u.name} still online`);
+      assert.equal(await textOf(u, 'peer-count'), '1', `${u.name} still has its one peer`);
+      assert.equal(await u.by('security-warning').count(), 0, `${u.name} saw nothing of the impostor`);
+    }
     await b.by('board-title').fill('still fine');
     await waitForText(a, 'board-title', 'still fine');
-    assertNoConsoleErrors(assert, a, b);
+    // The room has space for a real newcomer.
+    const c = await newUser(env.browser, 'C');
+    await openBoard(c, link);
+    await waitForText(c, 'board-title', 'still fine');
+    await waitForText(a, 'peer-count', '2');
+    assertNoConsoleErrors(assert, a, b, c);
   });
 });
 

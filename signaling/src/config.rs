@@ -18,7 +18,9 @@ pub const DEFAULT_MAX_PEERS_PER_ROOM: usize = 32;
 pub const DEFAULT_PING_INTERVAL_SECS: u64 = 20;
 pub const DEFAULT_RATE_PER_SEC: u32 = 50;
 pub const DEFAULT_RATE_BURST: u32 = 200;
-pub const DEFAULT_TURN_TTL_SECS: u64 = 86_400;
+/// TURN credentials last ten minutes: a joined page gets fresh ones every 7.5 minutes (see
+/// `ice_servers` in the protocol), so a leaked credential is soon worthless.
+pub const DEFAULT_TURN_TTL_SECS: u64 = 600;
 /// A WebSocket that has not joined a room this long after it opened is closed: a client joins
 /// at once, so only an idle socket holding a slot waits that long.
 pub const DEFAULT_JOIN_TIMEOUT_SECS: u64 = 10;
@@ -136,7 +138,8 @@ pub struct Config {
     )]
     pub turn_secret: Option<Secret>,
 
-    /// How long the TURN credentials handed to a peer stay valid, in seconds.
+    /// How long the TURN credentials handed to a peer stay valid, in seconds; joined peers get
+    /// fresh ones at three quarters of that.
     #[arg(long, env = "MESHBOARD_TURN_TTL_SECS", default_value_t = DEFAULT_TURN_TTL_SECS,
           value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub turn_ttl_secs: u64,
@@ -277,7 +280,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.turn_urls, ["turn:t.example:3478", "turns:t.example:5349"]);
         assert_eq!(c.turn_secret.as_ref().map(Secret::expose), Some("hunter2"));
-        assert_eq!(c.turn_ttl_secs, DEFAULT_TURN_TTL_SECS);
+        // Minutes, not a day: joined pages get fresh credentials before these expire.
+        assert_eq!(c.turn_ttl_secs, 600);
         assert_eq!(c.allowed_origins, ["https://board.example"]);
         assert!(!format!("{c:?}").contains("hunter2"));
     }

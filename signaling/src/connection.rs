@@ -23,10 +23,11 @@ use tokio::{
 
 use crate::hostile::{self, Hostile};
 use crate::{
+    admission::{new_peer_id, Challenge, ProofError},
     client_addr::ClientKey,
     metrics::{Closed, Metrics, Refused},
     per_client::ClientSlot,
-    protocol::{ClientMessage, ErrorCode, ServerMessage},
+    protocol::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION},
     queue::{Frame, Queue},
     rate_limit::TokenBucket,
     rooms::{ConnId, Mailbox},
@@ -127,6 +128,10 @@ enum End {
     Transport,
     /// It did not join a room in time.
     JoinTimeout,
+    /// Its join did not prove the link.
+    BadProof,
+    /// No randomness for a challenge or a peer id.
+    NoRandomness,
 }
 
 impl End {
@@ -139,6 +144,8 @@ impl End {
             End::Shutdown => Closed::Shutdown,
             End::Transport => Closed::Transport,
             End::JoinTimeout => Closed::JoinTimeout,
+            End::BadProof => Closed::BadProof,
+            End::NoRandomness => Closed::NoRandomness,
         }
     }
 
@@ -150,6 +157,8 @@ impl End {
             End::Shutdown => (close_code::AWAY, "server shutting down"),
             End::Transport => (close_code::PROTOCOL, "websocket error"),
             End::JoinTimeout => (close_code::POLICY, "no join in time"),
+            End::BadProof => (close_code::POLICY, "bad proof"),
+            End::NoRandomness => (close_code::ERROR, "server error"),
         };
         Some(CloseFrame {
             code,
@@ -172,26 +181,43 @@ async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
         state.metrics.clone(),
     ));
 
-    let mut conn = Connection {
-        id,
-        state: state.clone(),
-        mailbox,
-        joined: None,
-        errors: 0,
-        erred: false,
-        bucket: state.limits.token_bucket(),
+    // The challenge goes out before anything else; the peer id is drawn now, used if it joins.
+    let fresh = Challenge::new().and_then(|c| Ok((c, new_peer_id()?)));
+    let mut conn = match fresh {
+        Ok((challenge, peer_id)) if mailbox.deliver(&challenge.message()) => Ok(Connection {
+            id,
+            state: state.clone(),
+            mailbox,
+            challenge,
+            peer_id,
+            joined: None,
+            renew_at: None,
+            errors: 0,
+            erred: false,
+            bucket: state.limits.token_bucket(),
+        }),
+        Ok(_) => Err(End::Kicked),
+        Err(error) => {
+            tracing::error!(conn = id, %error, "cannot make a challenge");
+            Err(End::NoRandomness)
+        }
     };
-    let end = conn.read_loop(stream).await;
+    let end = match conn.as_mut() {
+        Ok(conn) => conn.read_loop(stream).await,
+        Err(end) => *end,
+    };
     tracing::debug!(conn = id, ?end, "disconnecting");
     state.metrics.connection_closed(end.metric());
-    if end == End::Shutdown {
-        conn.mailbox.deliver(&error(
-            ErrorCode::ServerShuttingDown,
-            "the server is shutting down",
-        ));
-    }
-    if let Some((room, peer)) = conn.joined.take() {
-        state.rooms.leave(&room, &peer, id);
+    if let Ok(conn) = conn.as_mut() {
+        if end == End::Shutdown {
+            conn.mailbox.deliver(&error(
+                ErrorCode::ServerShuttingDown,
+                "the server is shutting down",
+            ));
+        }
+        if let Some((room, peer)) = conn.joined.take() {
+            state.rooms.leave(&room, &peer, id);
+        }
     }
     // The room no longer holds a sender, so dropping ours lets the writer drain and finish.
     drop(conn);
@@ -272,8 +298,14 @@ struct Connection {
     id: ConnId,
     state: AppState,
     mailbox: Mailbox,
+    /// What this connection's join must sign.
+    challenge: Challenge,
+    /// The peer id this connection gets if it joins (drawn by the server).
+    peer_id: String,
     /// `(room, peer)` once joined.
     joined: Option<(String, String)>,
+    /// When the joined peer gets fresh ICE servers (TURN credentials) next.
+    renew_at: Option<Instant>,
     /// Counted error replies so far (see [`MAX_ERRORS`]).
     errors: u32,
     /// The last frame got a counted error reply (see [`ERROR_PENALTY`]).
@@ -287,6 +319,9 @@ impl Connection {
         let mut stop = self.state.stop.clone();
         let kick = self.mailbox.kick.clone();
         let join_by = Instant::now() + self.state.limits.join_timeout;
+        // Idle is counted from the last inbound frame, not from the last turn of this loop:
+        // renewals of the ICE servers wake it too.
+        let mut quiet_until = Instant::now() + idle;
         loop {
             let msg = tokio::select! {
                 _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => return End::Shutdown,
@@ -294,7 +329,13 @@ impl Connection {
                 () = tokio::time::sleep_until(join_by), if self.joined.is_none() => {
                     return End::JoinTimeout;
                 }
-                next = tokio::time::timeout(idle, stream.next()) => match next {
+                () = tokio::time::sleep_until(self.renew_at.unwrap_or(join_by)), if self.renew_at.is_some() => {
+                    if let ControlFlow::Break(end) = self.renew_ice_servers() {
+                        return end;
+                    }
+                    continue;
+                }
+                next = tokio::time::timeout_at(quiet_until, stream.next()) => match next {
                     Err(_) => return End::Idle,
                     Ok(None) => return End::ClientClosed,
                     Ok(Some(Err(error))) => {
@@ -319,6 +360,8 @@ impl Connection {
                 // a slow reader) merely because this task kept the thread.
                 tokio::task::yield_now().await;
             }
+            // As before renewals existed: idle from when this frame was done with.
+            quiet_until = Instant::now() + idle;
         }
     }
 
@@ -372,14 +415,37 @@ impl Connection {
             ClientMessage::Join {
                 version,
                 room,
-                peer,
+                key,
+                sig,
             } => {
                 if self.joined.is_some() {
                     return self.refuse(ErrorCode::AlreadyJoined, "this connection already joined");
                 }
-                match self.state.rooms.join(version, &room, &peer, &self.mailbox) {
+                if version != PROTOCOL_VERSION {
+                    return self.refuse(
+                        ErrorCode::VersionMismatch,
+                        format!("this server speaks protocol version {PROTOCOL_VERSION}"),
+                    );
+                }
+                match self.challenge.verify(&room, &key, &sig) {
+                    Ok(()) => {}
+                    Err(e @ ProofError::BadRoomId) => {
+                        return self.refuse(ErrorCode::BadId, e.to_string())
+                    }
+                    Err(e) => {
+                        tracing::debug!(conn = self.id, error = %e, "join refused: bad proof");
+                        self.refuse(ErrorCode::BadProof, e.to_string())?;
+                        return ControlFlow::Break(End::BadProof);
+                    }
+                }
+                match self.state.rooms.join(&room, &self.peer_id, &self.mailbox) {
                     Ok(()) => {
-                        self.joined = Some((room, peer));
+                        self.joined = Some((room, self.peer_id.clone()));
+                        self.renew_at = self
+                            .state
+                            .rooms
+                            .ice_renewal_period()
+                            .map(|period| Instant::now() + period);
                         ControlFlow::Continue(())
                     }
                     Err(refusal) => self.refuse(refusal.code, refusal.message),
@@ -418,6 +484,24 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Sends the joined peer fresh ICE servers before its TURN credentials expire.
+    fn renew_ice_servers(&mut self) -> ControlFlow<End> {
+        let (Some((_, peer)), Some(period)) = (&self.joined, self.state.rooms.ice_renewal_period())
+        else {
+            self.renew_at = None;
+            return ControlFlow::Continue(());
+        };
+        let (ice_servers, ice_expires_in_secs) = self.state.rooms.ice_servers_for(peer);
+        self.renew_at = Some(Instant::now() + period);
+        if !self.mailbox.deliver(&ServerMessage::IceServers {
+            ice_servers,
+            ice_expires_in_secs,
+        }) {
+            return ControlFlow::Break(End::Kicked);
+        }
+        ControlFlow::Continue(())
     }
 
     /// Answers with an error; too many of them, or a full queue, end the connection.

@@ -56,6 +56,11 @@ impl IceServers {
         Self { stun, turn }
     }
 
+    /// How long TURN credentials last; `None` without TURN.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.turn.as_ref().map(|t| t.ttl)
+    }
+
     /// The list for `peer`, with TURN credentials valid from now for the configured time.
     pub fn for_peer(&self, peer: &str) -> Vec<IceServer> {
         let now = SystemTime::now()

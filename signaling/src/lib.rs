@@ -6,6 +6,8 @@
 //! - [`config`]: command-line flags and environment variables
 //! - [`accept`]: the TCP accept loop, with a connection cap and a request-head deadline
 //! - [`server`]: routes (`/ws`, `/healthz`, `/metrics`, the web app) and serving until shutdown
+//! - [`admission`]: the challenge each socket gets and the proof of the link a join carries;
+//!   server-assigned peer ids
 //! - [`connection`]: one WebSocket: reader loop, writer task, per-connection limits
 //! - [`origin`]: the `Origin` allowlist checked before the WebSocket upgrade
 //! - [`client_addr`]: the client's address (through `--trusted-proxy`s) and its per-client key
@@ -24,6 +26,8 @@ pub mod protocol;
 
 #[cfg(feature = "server")]
 pub mod accept;
+#[cfg(feature = "server")]
+pub mod admission;
 #[cfg(feature = "server")]
 pub mod capture;
 #[cfg(feature = "server")]

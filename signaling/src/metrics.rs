@@ -60,10 +60,14 @@ pub enum Closed {
     Transport,
     /// It did not join a room within `--join-timeout-secs`.
     JoinTimeout,
+    /// Its join did not prove the link (`bad_proof`).
+    BadProof,
+    /// The server had no randomness for its challenge or peer id.
+    NoRandomness,
 }
 
 impl Closed {
-    const ALL: [Closed; 7] = [
+    const ALL: [Closed; 9] = [
         Closed::Client,
         Closed::Idle,
         Closed::TooManyErrors,
@@ -71,6 +75,8 @@ impl Closed {
         Closed::Shutdown,
         Closed::Transport,
         Closed::JoinTimeout,
+        Closed::BadProof,
+        Closed::NoRandomness,
     ];
 
     fn as_str(self) -> &'static str {
@@ -82,6 +88,8 @@ impl Closed {
             Closed::Shutdown => "shutdown",
             Closed::Transport => "transport",
             Closed::JoinTimeout => "join_timeout",
+            Closed::BadProof => "bad_proof",
+            Closed::NoRandomness => "no_randomness",
         }
     }
 }

@@ -15,7 +15,7 @@ use std::{
 
 use crate::{
     ice::IceServers,
-    protocol::{valid_peer_id, valid_room_id, ErrorCode, ServerMessage, PROTOCOL_VERSION},
+    protocol::{valid_room_id, ErrorCode, IceServer, ServerMessage},
 };
 
 /// Identifies one WebSocket connection for the life of the server process.
@@ -97,51 +97,41 @@ impl Rooms {
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Puts `peer` into `room`: the joiner's queue gets `welcome` (before anything else from the
+    /// Puts `peer` into `room` (whose proof the caller checked). `peer` is fresh and random,
+    /// drawn by the server for this connection (see [`crate::admission::new_peer_id`]), never
+    /// chosen by the client. The joiner's queue gets `welcome` (before anything else from the
     /// room), the others get `peer_joined`.
-    pub fn join(
-        &self,
-        version: u32,
-        room: &str,
-        peer: &str,
-        mailbox: &Mailbox,
-    ) -> Result<(), Refusal> {
-        if version != PROTOCOL_VERSION {
-            return Err(Refusal::new(
-                ErrorCode::VersionMismatch,
-                format!("this server speaks protocol version {PROTOCOL_VERSION}"),
-            ));
-        }
+    pub fn join(&self, room: &str, peer: &str, mailbox: &Mailbox) -> Result<(), Refusal> {
         if !valid_room_id(room) {
             return Err(Refusal::new(
                 ErrorCode::BadId,
                 "room ids are 32 lowercase hex digits",
             ));
         }
-        if !valid_peer_id(peer) {
-            return Err(Refusal::new(
-                ErrorCode::BadId,
-                "peer ids are 1 to 64 characters of [A-Za-z0-9_-]",
-            ));
-        }
         let mut rooms = self.lock();
         let entry = rooms.entry(room.to_owned()).or_default();
+        if entry.peers.len() >= self.max_peers {
+            if entry.peers.is_empty() {
+                rooms.remove(room);
+            }
+            return Err(Refusal::new(
+                ErrorCode::RoomFull,
+                format!("a room holds at most {} peers", self.max_peers),
+            ));
+        }
+        // 128 random bits do not collide; should they, the join is refused, not merged.
         if entry.peers.contains_key(peer) {
             return Err(Refusal::new(
                 ErrorCode::PeerIdTaken,
                 "that peer id is in use in this room",
             ));
         }
-        if entry.peers.len() >= self.max_peers {
-            return Err(Refusal::new(
-                ErrorCode::RoomFull,
-                format!("a room holds at most {} peers", self.max_peers),
-            ));
-        }
+        let (ice_servers, ice_expires_in_secs) = self.ice_servers_for(peer);
         let welcome = ServerMessage::Welcome {
             peer: peer.to_owned(),
             peers: entry.peers.keys().cloned().collect(),
-            ice_servers: self.ice_servers.for_peer(peer),
+            ice_servers,
+            ice_expires_in_secs,
         };
         if !mailbox.deliver(&welcome) {
             // The joiner's own queue is full; it has been told to close, so it never enters.
@@ -160,6 +150,23 @@ impl Rooms {
         entry.evict(full);
         tracing::debug!(room = short(room), %peer, peers = entry.peers.len(), "joined");
         Ok(())
+    }
+
+    /// The ICE servers for `peer` as of now, and how long their TURN credentials last (`None`
+    /// without TURN: nothing to renew).
+    pub fn ice_servers_for(&self, peer: &str) -> (Vec<IceServer>, Option<u64>) {
+        (
+            self.ice_servers.for_peer(peer),
+            self.ice_servers.ttl().map(|ttl| ttl.as_secs()),
+        )
+    }
+
+    /// How often a joined connection gets fresh ICE servers: at three quarters of the TURN
+    /// credentials' lifetime (at least every half second); `None` without TURN.
+    pub fn ice_renewal_period(&self) -> Option<std::time::Duration> {
+        self.ice_servers
+            .ttl()
+            .map(|ttl| (ttl.saturating_mul(3) / 4).max(std::time::Duration::from_millis(500)))
     }
 
     /// Relays opaque `data` from `from` (on connection `conn`) to `to` in `room`; `data` is
@@ -248,30 +255,40 @@ mod tests {
             .collect()
     }
 
+    /// Joins with a fresh server-drawn id, as a connection does.
+    fn join(r: &Rooms, mailbox: &Mailbox) -> Result<String, Refusal> {
+        let peer = crate::admission::new_peer_id().unwrap();
+        r.join(ROOM, &peer, mailbox).map(|()| peer)
+    }
+
+    fn welcome(rx: &mut Queue) -> (String, Vec<String>) {
+        match drain(rx).first() {
+            Some(ServerMessage::Welcome { peer, peers, .. }) => (peer.clone(), peers.clone()),
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
     #[test]
     fn join_welcomes_and_announces() {
         let r = rooms();
         let (a, mut ra) = mailbox(1);
         let (b, mut rb) = mailbox(2);
-        r.join(1, ROOM, "a", &a).unwrap();
-        r.join(1, ROOM, "b", &b).unwrap();
+        let ida = join(&r, &a).unwrap();
+        let (me, peers) = welcome(&mut ra);
+        assert_eq!((me, peers), (ida.clone(), vec![]));
+        let idb = join(&r, &b).unwrap();
+        assert_ne!(ida, idb);
         assert_eq!(
             drain(&mut ra),
-            [
-                ServerMessage::Welcome {
-                    peer: "a".into(),
-                    peers: vec![],
-                    ice_servers: vec![]
-                },
-                ServerMessage::PeerJoined { peer: "b".into() },
-            ]
+            [ServerMessage::PeerJoined { peer: idb.clone() }]
         );
         assert_eq!(
             drain(&mut rb),
             [ServerMessage::Welcome {
-                peer: "b".into(),
-                peers: vec!["a".into()],
-                ice_servers: vec![]
+                peer: idb,
+                peers: vec![ida],
+                ice_servers: vec![],
+                ice_expires_in_secs: None,
             }]
         );
     }
@@ -280,33 +297,34 @@ mod tests {
     fn refusals() {
         let r = rooms();
         let (a, _ra) = mailbox(1);
-        let code = |res: Result<(), Refusal>| res.unwrap_err().code;
-        assert_eq!(code(r.join(2, ROOM, "a", &a)), ErrorCode::VersionMismatch);
-        assert_eq!(code(r.join(1, "nope", "a", &a)), ErrorCode::BadId);
-        assert_eq!(code(r.join(1, ROOM, "a b", &a)), ErrorCode::BadId);
-        r.join(1, ROOM, "a", &a).unwrap();
-        assert_eq!(code(r.join(1, ROOM, "a", &a)), ErrorCode::PeerIdTaken);
+        let code = |res: Result<String, Refusal>| res.unwrap_err().code;
+        assert_eq!(r.join("nope", "p", &a).unwrap_err().code, ErrorCode::BadId);
+        let ida = join(&r, &a).unwrap();
         assert_eq!(
-            code(r.relay(ROOM, "a", 1, "zz", "x".into())),
+            r.join(ROOM, &ida, &a).unwrap_err().code,
+            ErrorCode::PeerIdTaken
+        );
+        assert_eq!(
+            r.relay(ROOM, &ida, 1, "zz", "x".into()).unwrap_err().code,
             ErrorCode::UnknownPeer
         );
         assert_eq!(
-            code(r.relay(ROOM, "a", 7, "a", "x".into())),
+            r.relay(ROOM, &ida, 7, &ida, "x".into()).unwrap_err().code,
             ErrorCode::NotJoined
         );
-        r.join(1, ROOM, "b", &a).unwrap();
-        r.join(1, ROOM, "c", &a).unwrap();
-        assert_eq!(code(r.join(1, ROOM, "d", &a)), ErrorCode::RoomFull);
+        join(&r, &a).unwrap();
+        join(&r, &a).unwrap();
+        assert_eq!(code(join(&r, &a)), ErrorCode::RoomFull);
     }
 
     #[test]
     fn leave_only_removes_own_connection_and_drops_empty_rooms() {
         let r = rooms();
         let (a, _ra) = mailbox(1);
-        r.join(1, ROOM, "a", &a).unwrap();
-        r.leave(ROOM, "a", 99);
+        let ida = join(&r, &a).unwrap();
+        r.leave(ROOM, &ida, 99);
         assert_eq!(r.room_count(), 1);
-        r.leave(ROOM, "a", 1);
+        r.leave(ROOM, &ida, 1);
         assert_eq!(r.room_count(), 0);
     }
 
@@ -315,20 +333,20 @@ mod tests {
         let r = rooms();
         let (a, mut ra) = mailbox(1);
         let (b, _rb_never_read) = mailbox(2);
-        r.join(1, ROOM, "a", &a).unwrap();
-        r.join(1, ROOM, "b", &b).unwrap();
+        let ida = join(&r, &a).unwrap();
+        let idb = join(&r, &b).unwrap();
         // b's queue holds its welcome; fill the rest, then one more overflows it.
         for _ in 1..QUEUE_CAPACITY {
-            r.relay(ROOM, "a", 1, "b", "x".into()).unwrap();
+            r.relay(ROOM, &ida, 1, &idb, "x".into()).unwrap();
         }
-        r.relay(ROOM, "a", 1, "b", "x".into()).unwrap();
+        r.relay(ROOM, &ida, 1, &idb, "x".into()).unwrap();
         assert_eq!(
-            r.relay(ROOM, "a", 1, "b", "x".into()).unwrap_err().code,
+            r.relay(ROOM, &ida, 1, &idb, "x".into()).unwrap_err().code,
             ErrorCode::UnknownPeer
         );
         assert_eq!(
             drain(&mut ra).last(),
-            Some(&ServerMessage::PeerLeft { peer: "b".into() })
+            Some(&ServerMessage::PeerLeft { peer: idb })
         );
         // The doorbell rang: a stored permit makes `notified()` complete at once.
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -25,7 +25,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{http_get, join, prometheus::Scrape, scratch_dir, Client, ROOM};
+use common::{http_get, prometheus::Scrape, scratch_dir, Client, ROOM};
 use futures_util::StreamExt;
 use signaling::protocol::ServerMessage;
 use tokio::{
@@ -143,7 +143,7 @@ fn attack_payload(i: u64) -> (bool, Vec<u8>) {
         3 => (true, br#"{"type":"signal","to":"b"}"#.to_vec()),
         _ => (
             true,
-            br#"{"type":"join","version":1,"room":"nope","peer":"a b"}"#.to_vec(),
+            br#"{"type":"join","version":2,"room":"nope","key":"00","sig":"00"}"#.to_vec(),
         ),
     }
 }
@@ -251,6 +251,10 @@ async fn attacker(
             continue;
         };
         stats.connections.fetch_add(1, Ordering::Relaxed);
+        // Every socket opens with a challenge: not an answer to anything of ours.
+        if !read_answers(&mut tcp, &mut buf, 1).await.1 {
+            continue;
+        }
         while sent < frames && tokio::time::Instant::now() < deadline {
             let batch = (frames - sent).min(WINDOW);
             if tcp.write_all(&attack_batch(sent, batch)).await.is_err() {
@@ -282,17 +286,18 @@ fn legitimate_pair(addr: SocketAddr, stop: Arc<AtomicBool>) -> (Vec<Duration>, u
                 tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws"), None, true)
                     .await
                     .unwrap();
-            Client { ws }
+            Client::new(ws).await
         };
         let mut a = connect().await;
-        a.join(ROOM, "a").await;
+        a.join(ROOM).await;
         let mut b = connect().await;
-        b.join(ROOM, "b").await;
+        b.join(ROOM).await;
         assert_eq!(
             a.recv().await,
-            ServerMessage::PeerJoined { peer: "b".into() }
+            ServerMessage::PeerJoined { peer: b.id.clone() }
         );
-        let peer = |mut me: Client, to: &'static str, stop: Arc<AtomicBool>| async move {
+        let (to_a, to_b) = (a.id.clone(), b.id.clone());
+        let peer = |mut me: Client, to: String, stop: Arc<AtomicBool>| async move {
             let mut latencies = Vec::new();
             let mut sent = 0;
             let mut ticks = tokio::time::interval(LEGIT_TICK);
@@ -307,7 +312,7 @@ fn legitimate_pair(addr: SocketAddr, stop: Arc<AtomicBool>) -> (Vec<Duration>, u
                 tokio::select! {
                     _ = ticks.tick(), if until.is_none() => {
                         let micros = base.elapsed().as_micros().to_string();
-                        me.signal(to, &micros).await;
+                        me.signal(&to, &micros).await;
                         sent += 1;
                     }
                     frame = me.ws.next() => match frame {
@@ -330,7 +335,7 @@ fn legitimate_pair(addr: SocketAddr, stop: Arc<AtomicBool>) -> (Vec<Duration>, u
             // before both are done.
             (latencies, sent, me)
         };
-        let (ra, rb) = tokio::join!(peer(a, "b", stop.clone()), peer(b, "a", stop));
+        let (ra, rb) = tokio::join!(peer(a, to_b, stop.clone()), peer(b, to_a, stop));
         let mut latencies = ra.0;
         latencies.extend(rb.0);
         (latencies, ra.1 + rb.1)
@@ -408,8 +413,8 @@ async fn flood_of_bad_frames_neither_crashes_nor_slows_nor_bloats_the_server() {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .unwrap();
-    let mut late = Client { ws };
-    late.send(&join(common::OTHER_ROOM, "late")).await;
+    let mut late = Client::new(ws).await;
+    late.send(&late.join_msg(common::OTHER_ROOM)).await;
     assert!(matches!(late.recv().await, ServerMessage::Welcome { .. }));
     let stderr = std::fs::read_to_string(&server.stderr).unwrap();
     assert!(

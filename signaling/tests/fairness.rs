@@ -51,8 +51,8 @@ async fn unjoined_sockets_from_one_address_leave_room_for_another() {
     .await
     .unwrap()
     .expect("a client from 127.0.0.2 is refused");
-    let mut client = Client { ws };
-    assert!(client.join(ROOM, "other").await.is_empty());
+    let mut client = Client::new(ws).await;
+    assert!(client.join(ROOM).await.is_empty());
     drop(held);
     server.shutdown().await.unwrap();
 }

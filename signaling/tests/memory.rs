@@ -9,8 +9,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http_get, join, process::masked_frame, process::raw_upgrade, STEP};
-use signaling::protocol::ClientMessage;
+use common::{
+    http_get, join,
+    process::{masked_frame, raw_upgrade, read_challenge, read_text_frame},
+    STEP,
+};
+use signaling::protocol::{ClientMessage, ServerMessage};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpSocket,
@@ -33,8 +37,9 @@ const MSS: u32 = 1400;
 const OPCODE_TEXT: u8 = 0x1;
 const OPCODE_PING: u8 = 0x9;
 
+/// The name of room `i` (its id is the hash of the key derived from the name).
 fn room(i: usize) -> String {
-    format!("{i:032x}")
+    format!("room {i}")
 }
 
 /// Joins `room` as `quiet` on a socket with a small receive buffer and segments, then only
@@ -46,7 +51,8 @@ async fn non_reader(addr: std::net::SocketAddr, room: String) {
     // its send buffer to MBs and hold what the test means to find in the server's own memory.
     socket2::SockRef::from(&socket).set_tcp_mss(MSS).unwrap();
     let mut tcp = raw_upgrade(socket, addr).await.expect("upgrade");
-    let hello = serde_json::to_vec(&join(&room, "quiet")).unwrap();
+    let nonce = read_challenge(&mut tcp).await;
+    let hello = serde_json::to_vec(&join(&nonce, &room)).unwrap();
     tcp.write_all(&masked_frame(OPCODE_TEXT, &hello))
         .await
         .unwrap();
@@ -67,16 +73,27 @@ async fn sender(addr: std::net::SocketAddr, room: String) {
         .await
         .expect("upgrade");
     let text = |msg: &ClientMessage| masked_frame(OPCODE_TEXT, &serde_json::to_vec(msg).unwrap());
-    tcp.write_all(&text(&join(&room, "loud"))).await.unwrap();
+    let nonce = read_challenge(&mut tcp).await;
+    tcp.write_all(&text(&join(&nonce, &room))).await.unwrap();
     // The welcome lists the non-reader if it joined first; otherwise `peer_joined` announces it.
+    let (me, mut quiet) = match serde_json::from_str(&read_text_frame(&mut tcp).await).unwrap() {
+        ServerMessage::Welcome { peer, peers, .. } => (peer, peers.into_iter().next()),
+        other => panic!("expected welcome, got {other:?}"),
+    };
+    while quiet.is_none() {
+        if let ServerMessage::PeerJoined { peer } =
+            serde_json::from_str(&read_text_frame(&mut tcp).await).unwrap()
+        {
+            quiet = Some(peer);
+        }
+    }
     let mut seen = Vec::new();
-    read_until(&mut tcp, &mut seen, br#""quiet""#).await;
     let signal = text(&ClientMessage::Signal {
-        to: "quiet".into(),
+        to: quiet.unwrap_or_default(),
         data: "x".repeat(SIGNAL_BYTES),
     });
     let back = text(&ClientMessage::Signal {
-        to: "loud".into(),
+        to: me.clone(),
         data: "done".into(),
     });
     let (mut rx, mut tx) = tcp.into_split();
@@ -86,7 +103,8 @@ async fn sender(addr: std::net::SocketAddr, room: String) {
         }
         tx.write_all(&back).await.unwrap();
     };
-    let reader = read_until(&mut rx, &mut seen, br#""from":"loud""#);
+    let needle = format!(r#""from":"{me}""#);
+    let reader = read_until(&mut rx, &mut seen, needle.as_bytes());
     tokio::join!(writer, reader);
 }
 

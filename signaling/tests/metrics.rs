@@ -57,16 +57,16 @@ async fn counters_move_with_relayed_and_rejected_messages() {
     })
     .await;
     let before = server.metrics().await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
     for i in 0..3 {
-        a.signal("b", &format!("hello {i}")).await;
+        a.signal(&b.id, &format!("hello {i}")).await;
         b.recv().await;
     }
     a.send_text("{not json").await;
     a.expect_error(ErrorCode::BadMessage).await;
-    a.signal("b", &"x".repeat(1500)).await;
+    a.signal(&b.id, &"x".repeat(1500)).await;
     a.expect_error(ErrorCode::TooLarge).await;
     a.signal("nobody", "x").await;
     a.expect_error(ErrorCode::UnknownPeer).await;
@@ -100,7 +100,7 @@ async fn counters_move_with_relayed_and_rejected_messages() {
 #[tokio::test]
 async fn ended_connections_are_counted_by_reason() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
+    let (mut a, _) = server.joined(ROOM).await;
     let mut abuser = server.client().await;
     for _ in 0..signaling::connection::MAX_ERRORS {
         abuser.send_binary(vec![0xde, 0xad]).await;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{join, start, OTHER_ROOM, ROOM};
+use common::{start, OTHER_ROOM, ROOM};
 use signaling::{
     connection::MAX_ERRORS,
     protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage},
@@ -14,12 +14,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 #[tokio::test]
 async fn join_welcomes_with_empty_then_existing_peers() {
     let server = start(Config::default()).await;
-    let (_a, peers) = server.joined(ROOM, "a").await;
+    let (a, peers) = server.joined(ROOM).await;
     assert!(peers.is_empty());
-    let (_b, peers) = server.joined(ROOM, "b").await;
-    assert_eq!(peers, ["a"]);
-    let (_c, peers) = server.joined(ROOM, "c").await;
-    assert_eq!(peers, ["a", "b"]);
+    let (b, peers) = server.joined(ROOM).await;
+    assert_eq!(peers, vec![a.id.clone()]);
+    let (_c, peers) = server.joined(ROOM).await;
+    assert_eq!(peers, sorted([&a.id, &b.id]));
 }
 
 #[tokio::test]
@@ -30,7 +30,7 @@ async fn welcome_lists_configured_stun_servers() {
     };
     let server = start(config).await;
     let mut a = server.client().await;
-    a.send(&join(ROOM, "a")).await;
+    a.send(&a.join_msg(ROOM)).await;
     let ServerMessage::Welcome { ice_servers, .. } = a.recv().await else {
         panic!("no welcome")
     };
@@ -47,38 +47,38 @@ async fn welcome_lists_configured_stun_servers() {
 #[tokio::test]
 async fn existing_peers_are_told_of_a_newcomer() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     assert_eq!(
         a.recv().await,
-        ServerMessage::PeerJoined { peer: "b".into() }
+        ServerMessage::PeerJoined { peer: b.id.clone() }
     );
-    let (_c, _) = server.joined(ROOM, "c").await;
+    let (c, _) = server.joined(ROOM).await;
     assert_eq!(
         a.recv().await,
-        ServerMessage::PeerJoined { peer: "c".into() }
+        ServerMessage::PeerJoined { peer: c.id.clone() }
     );
     assert_eq!(
         b.recv().await,
-        ServerMessage::PeerJoined { peer: "c".into() }
+        ServerMessage::PeerJoined { peer: c.id.clone() }
     );
 }
 
 #[tokio::test]
 async fn signal_reaches_only_the_named_peer() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
-    let (mut c, _) = server.joined(ROOM, "c").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
+    let (mut c, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
     a.recv().await; // c joined
     b.recv().await; // c joined
     let data = r#"{"sdp":"v=0\r\n","kind":"offer"} not parsed by the server"#;
-    a.signal("b", data).await;
+    a.signal(&b.id, data).await;
     assert_eq!(
         b.recv().await,
         ServerMessage::Signal {
-            from: "a".into(),
+            from: a.id.clone(),
             data: data.into()
         }
     );
@@ -89,7 +89,7 @@ async fn signal_reaches_only_the_named_peer() {
 #[tokio::test]
 async fn signal_to_an_unknown_peer_is_refused() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
+    let (mut a, _) = server.joined(ROOM).await;
     a.signal("nobody", "x").await;
     a.expect_error(ErrorCode::UnknownPeer).await;
 }
@@ -105,77 +105,81 @@ async fn signal_before_join_is_refused() {
 #[tokio::test]
 async fn second_join_is_refused() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    a.send(&join(OTHER_ROOM, "a")).await;
+    let (mut a, _) = server.joined(ROOM).await;
+    a.send(&a.join_msg(OTHER_ROOM)).await;
     a.expect_error(ErrorCode::AlreadyJoined).await;
 }
 
 #[tokio::test]
-async fn taken_peer_id_is_refused() {
-    let server = start(Config::default()).await;
-    let (_a, _) = server.joined(ROOM, "a").await;
-    let mut again = server.client().await;
-    again.send(&join(ROOM, "a")).await;
-    again.expect_error(ErrorCode::PeerIdTaken).await;
-}
-
-#[tokio::test]
-async fn bad_ids_are_refused() {
+async fn bad_room_ids_are_refused() {
     let server = start(Config::default()).await;
     let mut a = server.client().await;
-    a.send(&join("not-a-room", "a")).await;
-    a.expect_error(ErrorCode::BadId).await;
-    a.send(&join(ROOM, "no spaces")).await;
-    a.expect_error(ErrorCode::BadId).await;
+    for room in ["not-a-room", &"A".repeat(32), &"a".repeat(33)] {
+        a.send(&ClientMessage::Join {
+            version: signaling::protocol::PROTOCOL_VERSION,
+            room: room.into(),
+            key: "00".repeat(32),
+            sig: "00".repeat(64),
+        })
+        .await;
+        a.expect_error(ErrorCode::BadId).await;
+    }
+    // Still open, and a proper join works.
+    assert!(a.join(ROOM).await.is_empty());
 }
 
 #[tokio::test]
 async fn closing_notifies_peer_left() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
     b.ws.close(None).await.unwrap();
-    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: "b".into() });
-    // The id is free again.
-    let (_b2, peers) = server.joined(ROOM, "b").await;
-    assert_eq!(peers, ["a"]);
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerLeft { peer: b.id.clone() }
+    );
+    // Coming back is joining anew, with a new id.
+    let (b2, peers) = server.joined(ROOM).await;
+    assert_eq!(peers, vec![a.id.clone()]);
+    assert_ne!(b2.id, b.id);
 }
 
 #[tokio::test]
 async fn dropped_connection_notifies_peer_left() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
+    let gone = b.id.clone();
     drop(b); // no close frame: the TCP connection just ends
-    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: "b".into() });
+    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: gone });
 }
 
 #[tokio::test]
 async fn rooms_are_isolated() {
     let server = start(Config::default()).await;
-    let (mut x, peers) = server.joined(OTHER_ROOM, "a").await;
+    let (mut x, peers) = server.joined(OTHER_ROOM).await;
     assert!(peers.is_empty());
-    let (mut a, peers) = server.joined(ROOM, "a").await;
-    assert!(
-        peers.is_empty(),
-        "the same peer id in another room is no conflict"
-    );
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, peers) = server.joined(ROOM).await;
+    assert!(peers.is_empty(), "the other room's peer is not listed");
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
-    b.signal("a", "hello").await;
+    b.signal(&a.id, "hello").await;
     assert_eq!(
         a.recv().await,
         ServerMessage::Signal {
-            from: "b".into(),
+            from: b.id.clone(),
             data: "hello".into()
         }
     );
     b.ws.close(None).await.unwrap();
-    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: "b".into() });
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerLeft { peer: b.id.clone() }
+    );
     x.expect_nothing().await;
-    x.signal("b", "hello").await;
+    x.signal(&b.id, "hello").await;
     x.expect_error(ErrorCode::UnknownPeer).await;
 }
 
@@ -193,15 +197,15 @@ async fn malformed_frames_get_bad_message_and_the_connection_lives_on() {
     a.send_binary(vec![0xff, 0x00, 0x13, 0x37]).await;
     a.expect_error(ErrorCode::BadMessage).await;
     // Same connection, and the server, still work.
-    assert!(a.join(ROOM, "a").await.is_empty());
-    let (mut b, peers) = server.joined(ROOM, "b").await;
-    assert_eq!(peers, ["a"]);
+    assert!(a.join(ROOM).await.is_empty());
+    let (mut b, peers) = server.joined(ROOM).await;
+    assert_eq!(peers, vec![a.id.clone()]);
     a.recv().await; // b joined
-    a.signal("b", "still here").await;
+    a.signal(&b.id, "still here").await;
     assert_eq!(
         b.recv().await,
         ServerMessage::Signal {
-            from: "a".into(),
+            from: a.id.clone(),
             data: "still here".into()
         }
     );
@@ -229,11 +233,11 @@ async fn oversize_malformed_and_binary_frames_all_count_towards_closing() {
         ..Config::default()
     })
     .await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
     let oversize = serde_json::to_string(&ClientMessage::Signal {
-        to: "b".into(),
+        to: b.id.clone(),
         data: "x".repeat(max + 1),
     })
     .unwrap();
@@ -259,7 +263,10 @@ async fn oversize_malformed_and_binary_frames_all_count_towards_closing() {
     }
     let frame = a.expect_close().await.expect("a close frame");
     assert_eq!(frame.code, CloseCode::Policy);
-    assert_eq!(b.recv().await, ServerMessage::PeerLeft { peer: "a".into() });
+    assert_eq!(
+        b.recv().await,
+        ServerMessage::PeerLeft { peer: a.id.clone() }
+    );
     b.expect_nothing().await;
 }
 
@@ -267,15 +274,19 @@ async fn oversize_malformed_and_binary_frames_all_count_towards_closing() {
 async fn version_mismatch_is_refused() {
     let server = start(Config::default()).await;
     let mut a = server.client().await;
+    let ClientMessage::Join { room, key, sig, .. } = a.join_msg(ROOM) else {
+        unreachable!()
+    };
     a.send(&ClientMessage::Join {
-        version: 999,
-        room: ROOM.into(),
-        peer: "a".into(),
+        version: 1,
+        room,
+        key,
+        sig,
     })
     .await;
     a.expect_error(ErrorCode::VersionMismatch).await;
     // Nobody joined.
-    let (_b, peers) = server.joined(ROOM, "b").await;
+    let (_b, peers) = server.joined(ROOM).await;
     assert!(peers.is_empty());
 }
 
@@ -286,13 +297,13 @@ async fn full_room_is_refused() {
         ..Config::default()
     })
     .await;
-    let (_a, _) = server.joined(ROOM, "a").await;
-    let (_b, _) = server.joined(ROOM, "b").await;
+    let (_a, _) = server.joined(ROOM).await;
+    let (_b, _) = server.joined(ROOM).await;
     let mut c = server.client().await;
-    c.send(&join(ROOM, "c")).await;
+    c.send(&c.join_msg(ROOM)).await;
     c.expect_error(ErrorCode::RoomFull).await;
     // Another room still has space.
-    assert!(c.join(OTHER_ROOM, "c").await.is_empty());
+    assert!(c.join(OTHER_ROOM).await.is_empty());
 }
 
 #[tokio::test]
@@ -303,26 +314,29 @@ async fn oversize_message_is_refused() {
         ..Config::default()
     })
     .await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
-    a.signal("b", &"x".repeat(max)).await;
+    a.signal(&b.id, &"x".repeat(max)).await;
     a.expect_error(ErrorCode::TooLarge).await;
     b.expect_nothing().await;
     // Just under the limit is relayed.
     let fits = "y".repeat(max - 100);
-    a.signal("b", &fits).await;
+    a.signal(&b.id, &fits).await;
     assert_eq!(
         b.recv().await,
         ServerMessage::Signal {
-            from: "a".into(),
+            from: a.id.clone(),
             data: fits
         }
     );
     // Far beyond it the WebSocket layer gives up on the connection.
-    a.signal("b", &"z".repeat(max * 4)).await;
+    a.signal(&b.id, &"z".repeat(max * 4)).await;
     a.expect_close().await;
-    assert_eq!(b.recv().await, ServerMessage::PeerLeft { peer: "a".into() });
+    assert_eq!(
+        b.recv().await,
+        ServerMessage::PeerLeft { peer: a.id.clone() }
+    );
 }
 
 #[tokio::test]
@@ -357,7 +371,7 @@ async fn connection_limit_is_enforced() {
 #[tokio::test]
 async fn shutdown_tells_clients_and_closes_them() {
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
+    let (mut a, _) = server.joined(ROOM).await;
     let mut idle = server.client().await;
     let addr = server.addr;
     server.shutdown().await.unwrap();
@@ -380,14 +394,17 @@ async fn capture_file_records_received_frames() {
         ..Config::default()
     })
     .await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
     let sent = [
-        r#"{"type":"signal","to":"b","data":"line\nbreak \"quoted\" ünïcode"}"#,
-        "not json at all",
+        format!(
+            r#"{{"type":"signal","to":"{}","data":"line\nbreak \"quoted\" ünïcode"}}"#,
+            b.id
+        ),
+        "not json at all".to_owned(),
     ];
-    for text in sent {
+    for text in sent.clone() {
         a.send_text(text).await;
     }
     b.recv().await; // the signal
@@ -400,7 +417,7 @@ async fn capture_file_records_received_frames() {
         .collect();
     let texts: Vec<&str> = lines.iter().map(|l| l["text"].as_str().unwrap()).collect();
     assert_eq!(texts.len(), 4, "{texts:?}");
-    assert!(texts[0].contains(r#""peer":"a""#) && texts[1].contains(r#""peer":"b""#));
+    assert!(texts[0].contains(r#""type":"join""#) && texts[1].contains(r#""type":"join""#));
     assert_eq!(texts[2..], sent);
     let conn_of = |i: usize| lines[i]["conn"].as_u64().unwrap();
     assert_eq!(conn_of(0), conn_of(2));
@@ -411,12 +428,12 @@ async fn capture_file_records_received_frames() {
 async fn rate_limit_drops_excess_messages() {
     const SENT: usize = 260;
     let server = start(Config::default()).await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     a.recv().await; // b joined
                     // A burst of 200 messages is allowed (the join used one), then 50 per second.
     for i in 0..SENT {
-        a.signal("b", &i.to_string()).await;
+        a.signal(&b.id, &i.to_string()).await;
     }
     let (mut relayed, mut limited) = (0, 0);
     while relayed + limited < SENT {
@@ -451,16 +468,19 @@ async fn silent_client_is_pinged_then_disconnected() {
         ..Config::default()
     })
     .await;
-    let (mut a, _) = server.joined(ROOM, "a").await;
-    let (mut b, _) = server.joined(ROOM, "b").await;
+    let (mut a, _) = server.joined(ROOM).await;
+    let (mut b, _) = server.joined(ROOM).await;
     // `b` never polls its socket, so it never answers a ping; `a` does (tungstenite answers
     // pings while reading) and stays.
     let started = tokio::time::Instant::now();
     assert_eq!(
         a.recv().await,
-        ServerMessage::PeerJoined { peer: "b".into() }
+        ServerMessage::PeerJoined { peer: b.id.clone() }
     );
-    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: "b".into() });
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerLeft { peer: b.id.clone() }
+    );
     let waited = started.elapsed();
     assert!(
         waited >= std::time::Duration::from_millis(2900),
@@ -482,4 +502,10 @@ async fn silent_client_is_pinged_then_disconnected() {
     }
     assert!(pings >= 1, "never pinged");
     a.expect_nothing().await;
+}
+
+fn sorted<const N: usize>(ids: [&String; N]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.into_iter().cloned().collect();
+    ids.sort();
+    ids
 }

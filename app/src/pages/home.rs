@@ -28,7 +28,8 @@ async fn import_board(chosen: File) -> Result<(), String> {
         .map_err(|e| refused(&e))?;
     let board = crdt::import::open_file(&bytes).map_err(|e| refused(&e))?;
     let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
-    let room = secret.room_id();
+    // the id the board is stored under in this browser (not the one the server sees)
+    let room = secret.keys().local_id;
     let record = BoardRecord {
         room: room.clone(),
         secret: secret.to_fragment(),

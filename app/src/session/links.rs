@@ -62,7 +62,7 @@ impl Session {
         if peer == self.me
             || self.links.contains_key(&peer)
             || self.me > peer
-            || self.local_tabs.contains(&peer)
+            || self.is_local_tab(&peer)
         {
             return;
         }
@@ -88,7 +88,7 @@ impl Session {
     }
 
     pub(super) fn on_signal(&mut self, from: PeerId, signal: PeerSignal) {
-        if !self.room_peers.contains(&from) || self.local_tabs.contains(&from) {
+        if !self.room_peers.contains(&from) || self.is_local_tab(&from) {
             return;
         }
         match signal {

@@ -15,7 +15,7 @@ mod socket;
 mod tab_sync;
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 
 use crdt::board::BoardChange;
@@ -24,7 +24,10 @@ use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
 use crdt::session::{PersistPolicy, Persister};
 use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
-use signaling::protocol::{ClientMessage, ErrorCode, IceServer, ServerMessage, PROTOCOL_VERSION};
+use signaling::protocol::{
+    join_proof_message, valid_hex, valid_peer_id, ClientMessage, ErrorCode, IceServer,
+    ServerMessage, NONCE_HEX_LEN, PROTOCOL_VERSION,
+};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
@@ -45,6 +48,8 @@ const MAX_QUEUE: usize = 4096;
 const MAX_PENDING_CANDIDATES: usize = 64;
 /// Peers the server may announce in one room before we stop listening to it.
 const MAX_ROOM_PEERS: usize = 256;
+/// ICE servers taken from one message of the server's.
+const MAX_ICE_SERVERS: usize = 16;
 /// Other tabs of this profile we keep track of.
 const MAX_TABS: usize = 64;
 const RECONNECT_BASE_MS: f64 = 500.0;
@@ -175,8 +180,15 @@ struct Link {
 
 pub struct Session {
     engine: Engine,
+    /// Our peer id in the room: chosen by the server, told in its welcome, new on every join
+    /// (empty until the first). Links made under an older id are dropped on the next welcome.
     me: PeerId,
+    /// This page's id between the tabs of this profile (random, chosen here).
+    tab: String,
+    /// The room id the signaling server knows the board by.
     room: String,
+    /// The board's name in IndexedDB and between this profile's tabs; never sent anywhere.
+    local_id: String,
     secret: String,
     keys: BoardKeys,
     sealer: Sealer,
@@ -208,8 +220,9 @@ pub struct Session {
     /// Networking paused by the user: no signaling, no peer connections.
     offline: bool,
     tabs: Option<Broadcast>,
-    /// Peer ids of this profile's other tabs on this board: never connected to, never counted.
-    local_tabs: BTreeSet<PeerId>,
+    /// This profile's other tabs on this board, by tab id, with their current peer ids once
+    /// they said: never connected to, never counted.
+    local_tabs: BTreeMap<String, Option<PeerId>>,
     /// Heads already posted to the other tabs.
     tab_heads: Vec<crdt::automerge::ChangeHash>,
     /// When the whole board was last posted to the other tabs, and the timer of the next post
@@ -286,9 +299,10 @@ impl SessionCell {
         let actor = crdt::automerge::ActorId::from(browser::random::bytes::<16>()?);
         let mut board = Board::new(actor).map_err(|e| e.to_string())?;
         board.watch_changes();
-        let me = random_id()?;
+        let tab = random_id()?;
         let keys = secret.keys();
-        let sealer = Sealer::new(&keys.seal, &keys.room_id, &me);
+        // Rebuilt for our peer id on each welcome (it is bound into every sealed payload).
+        let sealer = Sealer::new(&keys.seal, &keys.room_id, "");
         let cell = Rc::new_cyclic(|weak| SessionCell {
             state: RefCell::new(Session {
                 engine: Engine::new(board),
@@ -297,13 +311,15 @@ impl SessionCell {
                     store: None,
                     loaded: false,
                     keys: Vec::new(),
-                    writer: me.clone(),
+                    writer: tab.clone(),
                     counter: 0,
                     error: None,
                     wake: None,
                 },
-                me,
+                me: PeerId::new(),
+                tab,
                 room: keys.room_id.clone(),
+                local_id: keys.local_id.clone(),
                 secret: secret.to_fragment(),
                 keys,
                 sealer,
@@ -328,7 +344,7 @@ impl SessionCell {
                 fatal: None,
                 offline: false,
                 tabs: None,
-                local_tabs: BTreeSet::new(),
+                local_tabs: BTreeMap::new(),
                 tab_heads: Vec::new(),
                 tab_snapshot_at: None,
                 tab_snapshot_due: None,
@@ -339,7 +355,7 @@ impl SessionCell {
         {
             let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
             s.ws_url = signaling_url()?;
-            let room = s.room.clone();
+            let room = s.local_id.clone();
             let weak = s.weak.clone();
             let tab_weak = weak.clone();
             let max_tab_message = crdt::engine::Config::default().max_message;
@@ -347,7 +363,7 @@ impl SessionCell {
                 dispatch_weak(&tab_weak, Input::Tab(m))
             }) {
                 Ok(tabs) => {
-                    let _ = tabs.post(&TabMessage::Hello(s.me.clone()).encode());
+                    let _ = tabs.post(&TabMessage::Hello(s.tab.clone()).encode());
                     s.tabs = Some(tabs);
                 }
                 Err(e) => warn(&format!("meshboard: no sync between tabs: {e}")),
@@ -378,7 +394,7 @@ impl SessionCell {
             s.links.clear();
             s.socket = None;
             if let Some(tabs) = s.tabs.take() {
-                let _ = tabs.post(&TabMessage::Bye(s.me.clone()).encode());
+                let _ = tabs.post(&TabMessage::Bye(s.tab.clone()).encode());
             }
         }
     }

@@ -81,10 +81,10 @@ impl Session {
     fn write(&mut self, store: Rc<Store>, Piece { bytes, whole }: Piece) {
         let p = &mut self.persist;
         p.counter += 1;
-        let key = storage::chunk_key(&self.room, &p.writer, p.counter);
+        let key = storage::chunk_key(&self.local_id, &p.writer, p.counter);
         let replaces = if whole { p.keys.clone() } else { Vec::new() };
         let record = BoardRecord {
-            room: self.room.clone(),
+            room: self.local_id.clone(),
             secret: self.secret.clone(),
             title: self.engine.board().title(),
             updated_ms: browser::now_ms() as f64,

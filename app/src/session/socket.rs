@@ -97,15 +97,8 @@ impl Session {
 
     pub(super) fn on_socket(&mut self, event: SocketEvent) {
         match event {
-            SocketEvent::Open => {
-                debug("meshboard: signaling socket open, joining");
-                let join = ClientMessage::Join {
-                    version: PROTOCOL_VERSION,
-                    room: self.room.clone(),
-                    peer: self.me.clone(),
-                };
-                self.send_server(&join);
-            }
+            // The server speaks first: its challenge, which our join signs.
+            SocketEvent::Open => debug("meshboard: signaling socket open"),
             SocketEvent::Closed => {
                 debug("meshboard: signaling socket closed");
                 // Open data channels keep syncing without the server. "Peer left" notices sent
@@ -124,11 +117,85 @@ impl Session {
         }
     }
 
+    /// Join the room, proving to the server that we hold the link: the room key (derived from
+    /// the secret; its hash is the room id) signs this socket's challenge and the room id.
+    fn join(&mut self, nonce: &str) {
+        if self.joined {
+            return warn("meshboard: ignoring a second challenge from the signaling server");
+        }
+        if !valid_hex(nonce, NONCE_HEX_LEN) {
+            return warn("meshboard: ignoring a malformed challenge from the signaling server");
+        }
+        debug("meshboard: joining");
+        let room = self.room.clone();
+        let join = ClientMessage::Join {
+            version: PROTOCOL_VERSION,
+            sig: self
+                .keys
+                .room_key
+                .sign_hex(&join_proof_message(nonce, &room)),
+            key: self.keys.room_key.public_hex(),
+            room,
+        };
+        self.send_server(&join);
+    }
+
+    /// The server's welcome named our (new) peer id. Links made under an earlier id are no good:
+    /// the other side knows us by that id, which it drops once the server tells it that we left.
+    /// So they are closed and made again under the new id (open channels survive a server that
+    /// is away, not a new join).
+    fn take_peer_id(&mut self, peer: PeerId) {
+        if peer == self.me {
+            return;
+        }
+        if !self.me.is_empty() {
+            debug(&format!(
+                "meshboard: our peer id changed from {} to {peer}: links start afresh",
+                self.me
+            ));
+            let peers: Vec<PeerId> = self.links.keys().cloned().collect();
+            for p in peers {
+                self.remove_link(&p);
+            }
+            self.retries.clear();
+            self.failures.clear();
+            self.leaving.clear();
+        }
+        self.sealer = Sealer::new(&self.keys.seal, &self.keys.room_id, &peer);
+        self.me = peer;
+        self.announce_peer_id_to_tabs();
+    }
+
+    fn take_ice_servers(&mut self, ice_servers: Vec<IceServer>, expires_in: Option<u64>) {
+        if let Some(secs) = expires_in {
+            debug(&format!(
+                "meshboard: {} ICE server(s), credentials for {secs} s",
+                ice_servers.len()
+            ));
+        }
+        // For the peer connections made from now on; open ones keep what they have.
+        self.ice_servers = ice_servers.into_iter().take(MAX_ICE_SERVERS).collect();
+    }
+
     pub(super) fn on_server(&mut self, message: ServerMessage) {
         match message {
+            ServerMessage::Challenge { nonce } => self.join(&nonce),
+            ServerMessage::IceServers {
+                ice_servers,
+                ice_expires_in_secs,
+            } => self.take_ice_servers(ice_servers, ice_expires_in_secs),
             ServerMessage::Welcome {
-                peers, ice_servers, ..
+                peer,
+                peers,
+                ice_servers,
+                ice_expires_in_secs,
             } => {
+                if !valid_peer_id(&peer) {
+                    warn("meshboard: the signaling server gave us no usable peer id");
+                    self.socket = None;
+                    return self.schedule_reconnect();
+                }
+                self.take_peer_id(peer);
                 debug(&format!(
                     "meshboard: joined as {} with {} peer(s) in the room",
                     self.me,
@@ -136,7 +203,7 @@ impl Session {
                 ));
                 self.joined = true;
                 self.reconnect_attempts = 0;
-                self.ice_servers = ice_servers;
+                self.take_ice_servers(ice_servers, ice_expires_in_secs);
                 self.room_peers = peers.into_iter().take(MAX_ROOM_PEERS).collect();
                 let room = &self.room_peers;
                 self.failures.retain(|p, _| room.contains(p));
@@ -208,9 +275,15 @@ impl Session {
                                 .into(),
                         );
                     }
-                    // The join was refused for now: our previous connection is still in the
-                    // room (the server has not noticed it died), or the room is full. Try again
-                    // later instead of staying connected but never joined.
+                    // The server could not check our proof of the link (it closes the socket;
+                    // we try again with backoff, on a new socket with a new challenge).
+                    ErrorCode::BadProof => {
+                        self.socket = None;
+                        self.schedule_reconnect();
+                    }
+                    // The join was refused for now: the room is full (or, never in practice,
+                    // the id the server drew for us was taken). Try again later instead of
+                    // staying connected but never joined.
                     ErrorCode::PeerIdTaken | ErrorCode::RoomFull if !self.joined => {
                         self.socket = None;
                         self.schedule_reconnect();

@@ -19,10 +19,26 @@ impl Session {
         match message {
             TabMessage::Hello(tab) => {
                 self.add_tab(tab);
-                self.post_to_tabs(&TabMessage::Here(self.me.clone()));
+                self.post_to_tabs(&TabMessage::Here(self.tab.clone()));
+                self.announce_peer_id_to_tabs();
                 self.offer_snapshot_to_tabs();
             }
             TabMessage::Here(tab) => self.add_tab(tab),
+            TabMessage::Joined { tab, peer } => {
+                self.add_tab(tab.clone());
+                // A peer whose link passed the key proof stays a peer whatever a tab says (a
+                // tab's link to another tab, made before they heard of each other, stays too:
+                // it only syncs what they share anyway).
+                if self.links.get(&peer).is_some_and(|link| link.proved) {
+                    warn("meshboard: another tab claims the id of a connected peer; ignoring it");
+                    return;
+                }
+                if let Some(known) = self.local_tabs.get_mut(&tab) {
+                    *known = Some(peer.clone());
+                    // A link to it may have been started before we heard: it is no peer.
+                    self.remove_link(&peer);
+                }
+            }
             TabMessage::Bye(tab) => {
                 self.local_tabs.remove(&tab);
             }
@@ -80,19 +96,27 @@ impl Session {
         self.post_to_tabs(&TabMessage::Changes(everything));
     }
 
-    /// A tab of this profile is not a remote peer: never connect to it or count it. A peer whose
-    /// link passed the key proof stays a peer whatever a tab says (a tab's link to another tab,
-    /// made before they heard of each other, stays too: it only syncs what they share anyway).
-    pub(super) fn add_tab(&mut self, tab: PeerId) {
-        if tab == self.me || self.local_tabs.len() >= MAX_TABS {
-            return;
+    /// A tab of this profile is not a remote peer: never connect to it or count it. Its peer id
+    /// comes with `Joined` (the server assigns it, anew on each join).
+    pub(super) fn add_tab(&mut self, tab: String) {
+        if tab != self.tab && self.local_tabs.len() < MAX_TABS {
+            self.local_tabs.entry(tab).or_insert(None);
         }
-        if self.links.get(&tab).is_some_and(|link| link.proved) {
-            warn("meshboard: another tab claims the id of a connected peer; ignoring the claim");
-            return;
+    }
+
+    /// `peer` is another tab of this profile, as far as we heard.
+    pub(super) fn is_local_tab(&self, peer: &PeerId) -> bool {
+        self.local_tabs.values().any(|p| p.as_ref() == Some(peer))
+    }
+
+    /// Tell the other tabs the peer id the server gave us, so that they never connect to us.
+    pub(super) fn announce_peer_id_to_tabs(&self) {
+        if !self.me.is_empty() {
+            self.post_to_tabs(&TabMessage::Joined {
+                tab: self.tab.clone(),
+                peer: self.me.clone(),
+            });
         }
-        self.remove_link(&tab);
-        self.local_tabs.insert(tab);
     }
 
     pub(super) fn post_to_tabs(&self, message: &TabMessage) {

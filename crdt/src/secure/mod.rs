@@ -7,6 +7,6 @@ pub mod keys;
 pub mod proof;
 pub mod seal;
 
-pub use keys::BoardKeys;
+pub use keys::{room_id_of, BoardKeys, RoomKey};
 pub use proof::Role;
 pub use seal::{SealError, Sealer};

@@ -174,21 +174,24 @@ pub async fn relay(
     };
     for pair in 0..pairs {
         let room = wire::room(first_room + pair);
-        let a = joined(addr, kind, &room, "a").await?;
-        let b = joined(addr, kind, &room, "b").await?;
-        for (ws, me, to, first) in [(a, "a", "b", true), (b, "b", "a", false)] {
+        let (a, id_a) = joined(addr, kind, &room, "a").await?;
+        let (b, id_b) = joined(addr, kind, &room, "b").await?;
+        for (ws, me, to, first) in [
+            (a, id_a.clone(), id_b.clone(), true),
+            (b, id_b, id_a, false),
+        ] {
             let (phase, room) = (phase.clone(), room.clone());
             peers.spawn(async move {
                 match load {
                     Load::Saturate { window } => {
                         let initial = if first { window } else { 0 };
-                        saturate(ws, phase, room, me, to, initial).await
+                        saturate(ws, phase, room, &me, &to, initial).await
                     }
                     Load::Paced { per_peer_per_sec } => {
                         // Senders are spread over the period so that they do not fire together.
                         let slot = (pair * 2 + usize::from(!first)) as f64 / (pairs * 2) as f64;
                         let offset = Duration::from_secs_f64(slot / per_peer_per_sec);
-                        paced(ws, phase, room, me, to, per_peer_per_sec, offset).await
+                        paced(ws, phase, room, &me, &to, per_peer_per_sec, offset).await
                     }
                 }
             });
@@ -214,10 +217,11 @@ pub async fn relay(
     })
 }
 
-async fn joined(addr: SocketAddr, kind: Kind, room: &str, peer: &str) -> Result<Ws> {
+/// A joined socket and the peer id it is known by.
+async fn joined(addr: SocketAddr, kind: Kind, room: &str, peer: &str) -> Result<(Ws, String)> {
     let mut ws = wire::connect(addr).await?;
-    wire::join(&mut ws, kind, room, peer).await?;
-    Ok(ws)
+    let id = wire::join(&mut ws, kind, room, peer).await?;
+    Ok((ws, id))
 }
 
 /// Deliveries counted and their latencies, for one peer.

@@ -1,16 +1,19 @@
 //! The two wire protocols, reduced to what the benchmark does: join a room of two, send a
 //! message to the other peer, recognise a message from the other peer.
 //!
-//! - Meshboard: `join` (answered by `welcome`), `signal` to a named peer.
+//! - Meshboard: `challenge` first, then `join` with a proof (answered by `welcome` with the peer
+//!   id the server chose), `signal` to a named peer.
 //! - y-webrtc: `subscribe` to a topic (no answer, so a `ping`/`pong` confirms it), `publish` to
 //!   the topic, which the server sends to every subscriber, the sender included.
 
 use std::borrow::Cow;
 
 use anyhow::{bail, Context, Result};
+use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use signaling::protocol::{ClientMessage, PROTOCOL_VERSION};
+use sha2::{Digest, Sha256};
+use signaling::protocol::{join_proof_message, ClientMessage, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     tungstenite::{protocol::WebSocketConfig, Message},
@@ -31,6 +34,12 @@ struct Incoming<'a> {
     data: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     from: Option<Cow<'a, str>>,
+    /// A `challenge`'s nonce.
+    #[serde(default, borrow)]
+    nonce: Option<Cow<'a, str>>,
+    /// A `welcome`'s peer id.
+    #[serde(default, borrow)]
+    peer: Option<Cow<'a, str>>,
 }
 
 /// A room (topic) id; Meshboard wants 32 hex digits.
@@ -52,29 +61,47 @@ pub async fn connect(addr: std::net::SocketAddr) -> Result<Ws> {
     Ok(ws)
 }
 
-/// Joins `room` as `peer` and waits until the server has taken it in.
-pub async fn join(ws: &mut Ws, kind: Kind, room: &str, peer: &str) -> Result<()> {
+/// Joins `room` (Meshboard: the room whose key is derived from that name, proved with a
+/// signature over the socket's challenge) and waits until the server has taken it in; the peer
+/// id to be known by (Meshboard assigns it, y-webrtc takes `peer`).
+pub async fn join(ws: &mut Ws, kind: Kind, room: &str, peer: &str) -> Result<String> {
     match kind {
         Kind::Meshboard => {
+            let nonce = wait_for(ws, "challenge", |m| m.nonce.map(Cow::into_owned)).await?;
+            let key = SigningKey::from_bytes(&Sha256::digest(room.as_bytes()).into());
+            let public = key.verifying_key().to_bytes();
+            let room = hex(&Sha256::digest(public)[..16]);
+            let sig = key.sign(&join_proof_message(&nonce, &room)).to_bytes();
             let join = ClientMessage::Join {
                 version: PROTOCOL_VERSION,
-                room: room.to_owned(),
-                peer: peer.to_owned(),
+                room,
+                key: hex(&public),
+                sig: hex(&sig),
             };
             ws.send(Message::text(serde_json::to_string(&join)?))
                 .await?;
-            wait_for(ws, "welcome").await
+            wait_for(ws, "welcome", |m| m.peer.map(Cow::into_owned)).await
         }
         Kind::YWebrtc => {
             let subscribe = serde_json::json!({"type": "subscribe", "topics": [room]});
             ws.send(Message::text(subscribe.to_string())).await?;
             ws.send(Message::text(r#"{"type":"ping"}"#)).await?;
-            wait_for(ws, "pong").await
+            wait_for(ws, "pong", |_| Some(String::new())).await?;
+            Ok(peer.to_owned())
         }
     }
 }
 
-async fn wait_for(ws: &mut Ws, kind: &str) -> Result<()> {
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Waits for a message of type `kind`; what `take` finds in it.
+async fn wait_for(
+    ws: &mut Ws,
+    kind: &str,
+    take: impl Fn(Incoming<'_>) -> Option<String>,
+) -> Result<String> {
     while let Some(frame) = ws.next().await {
         if let Message::Text(text) = frame? {
             let msg: Incoming = serde_json::from_str(text.as_str())?;
@@ -82,7 +109,7 @@ async fn wait_for(ws: &mut Ws, kind: &str) -> Result<()> {
                 bail!("server refused: {text}");
             }
             if msg.kind == kind {
-                return Ok(());
+                return take(msg).with_context(|| format!("a {kind} without what it should carry"));
             }
         }
     }

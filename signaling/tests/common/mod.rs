@@ -6,9 +6,11 @@ pub mod prometheus;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use ed25519_dalek::{Signer, SigningKey};
 use futures_util::{SinkExt, StreamExt};
+use sha2::{Digest, Sha256};
 use signaling::{
-    protocol::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION},
+    protocol::{join_proof_message, ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION},
     Config, ServerError,
 };
 use tokio::{
@@ -25,8 +27,10 @@ use tokio_tungstenite::{
 
 use self::prometheus::Scrape;
 
-pub const ROOM: &str = "0123456789abcdef0123456789abcdef";
-pub const OTHER_ROOM: &str = "fedcba9876543210fedcba9876543210";
+/// Names of test rooms: each stands for the room whose key is derived from the name (see
+/// [`RoomKey::named`]); the server sees that key's room id, never the name.
+pub const ROOM: &str = "room";
+pub const OTHER_ROOM: &str = "other room";
 /// Longest wait for anything that should happen.
 pub const STEP: Duration = Duration::from_secs(5);
 /// How long to watch for something that should not happen.
@@ -61,7 +65,7 @@ impl TestServer {
         .await
         .expect("connect timed out")
         .expect("connect failed");
-        Client { ws }
+        Client::new(ws).await
     }
 
     /// Opens `/ws` with this `Origin` header; the handshake's outcome.
@@ -78,7 +82,7 @@ impl TestServer {
         let (ws, _) = timeout(STEP, tokio_tungstenite::connect_async(request))
             .await
             .expect("connect timed out")?;
-        Ok(Client { ws })
+        Ok(Client::new(ws).await)
     }
 
     /// Scrapes `/metrics`, checking the content type and the format.
@@ -105,10 +109,11 @@ impl TestServer {
         }
     }
 
-    /// A client that joined `room` as `peer`; returns it with the peers its welcome listed.
-    pub async fn joined(&self, room: &str, peer: &str) -> (Client, Vec<String>) {
+    /// A client that joined the room named `room`; returns it with the peers its welcome
+    /// listed. Its peer id (the server's choice) is `client.id`.
+    pub async fn joined(&self, room: &str) -> (Client, Vec<String>) {
         let mut client = self.client().await;
-        let peers = client.join(room, peer).await;
+        let peers = client.join(room).await;
         (client, peers)
     }
 
@@ -194,11 +199,94 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A room's Ed25519 key pair, as a page derives it from the link (here: from a name).
+pub struct RoomKey {
+    signing: SigningKey,
+}
+
+impl RoomKey {
+    /// The key of the room named `name`: its seed is SHA-256 of the name.
+    pub fn named(name: &str) -> Self {
+        Self {
+            signing: SigningKey::from_bytes(&Sha256::digest(name.as_bytes()).into()),
+        }
+    }
+
+    pub fn public_hex(&self) -> String {
+        hex(&self.signing.verifying_key().to_bytes())
+    }
+
+    /// The room id the server knows this room by: SHA-256 of the public key, 16 bytes, hex.
+    pub fn room_id(&self) -> String {
+        hex(&Sha256::digest(self.signing.verifying_key().to_bytes())[..16])
+    }
+
+    /// The signature of a join to `room` on a socket whose challenge was `nonce`.
+    pub fn sign(&self, nonce: &str, room: &str) -> String {
+        hex(&self
+            .signing
+            .sign(&join_proof_message(nonce, room))
+            .to_bytes())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The room id of the room named `name`.
+pub fn room_id(name: &str) -> String {
+    RoomKey::named(name).room_id()
+}
+
+/// A join to the room named `room`, signed for the socket whose challenge was `nonce`.
+pub fn join(nonce: &str, room: &str) -> ClientMessage {
+    let key = RoomKey::named(room);
+    let id = key.room_id();
+    ClientMessage::Join {
+        version: PROTOCOL_VERSION,
+        sig: key.sign(nonce, &id),
+        room: id,
+        key: key.public_hex(),
+    }
+}
+
+/// Reads the `challenge` that opens every socket; its nonce.
+pub fn nonce_of(msg: ServerMessage) -> String {
+    match msg {
+        ServerMessage::Challenge { nonce } => {
+            assert_eq!(nonce.len(), 64, "{nonce}");
+            nonce
+        }
+        other => panic!("expected a challenge first, got {other:?}"),
+    }
+}
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The nonce of this socket's challenge.
+    pub nonce: String,
+    /// The peer id the server gave this client in its welcome (empty before).
+    pub id: String,
 }
 
 impl Client {
+    /// Wraps a fresh socket and reads its challenge.
+    pub async fn new(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        let mut client = Client {
+            ws,
+            nonce: String::new(),
+            id: String::new(),
+        };
+        client.nonce = nonce_of(client.recv().await);
+        client
+    }
+
+    /// A join to the room named `room`, signed for this socket.
+    pub fn join_msg(&self, room: &str) -> ClientMessage {
+        join(&self.nonce, room)
+    }
+
     pub async fn send(&mut self, msg: &ClientMessage) {
         self.send_text(serde_json::to_string(msg).unwrap()).await;
     }
@@ -217,15 +305,17 @@ impl Client {
             .unwrap();
     }
 
-    pub async fn join(&mut self, room: &str, peer: &str) -> Vec<String> {
-        self.send(&join(room, peer)).await;
+    /// Joins the room named `room`; the peers the welcome listed (sorted). Sets `self.id`.
+    pub async fn join(&mut self, room: &str) -> Vec<String> {
+        self.send(&self.join_msg(room)).await;
         match self.recv().await {
             ServerMessage::Welcome {
                 peer: me,
                 mut peers,
                 ..
             } => {
-                assert_eq!(me, peer);
+                assert!(signaling::protocol::valid_peer_id(&me), "{me}");
+                self.id = me;
                 peers.sort();
                 peers
             }
@@ -284,13 +374,5 @@ impl Client {
                 None | Some(Err(_)) => return None,
             }
         }
-    }
-}
-
-pub fn join(room: &str, peer: &str) -> ClientMessage {
-    ClientMessage::Join {
-        version: PROTOCOL_VERSION,
-        room: room.into(),
-        peer: peer.into(),
     }
 }

@@ -128,3 +128,35 @@ pub async fn raw_upgrade(socket: TcpSocket, addr: SocketAddr) -> Option<TcpStrea
     }
     head.starts_with(b"HTTP/1.1 101").then_some(tcp)
 }
+
+/// Reads one unmasked text frame of the server's (payload under 64 KiB) from a raw socket.
+pub async fn read_text_frame(tcp: &mut (impl tokio::io::AsyncReadExt + Unpin)) -> String {
+    let mut head = [0u8; 2];
+    timeout(STEP, tcp.read_exact(&mut head))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head[0], 0x81, "a final text frame");
+    let len = match head[1] {
+        126 => {
+            let mut ext = [0u8; 2];
+            timeout(STEP, tcp.read_exact(&mut ext))
+                .await
+                .unwrap()
+                .unwrap();
+            usize::from(u16::from_be_bytes(ext))
+        }
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    timeout(STEP, tcp.read_exact(&mut payload))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8(payload).unwrap()
+}
+
+/// Reads the challenge that opens a raw socket; its nonce.
+pub async fn read_challenge(tcp: &mut (impl tokio::io::AsyncReadExt + Unpin)) -> String {
+    super::nonce_of(serde_json::from_str(&read_text_frame(tcp).await).unwrap())
+}
