@@ -6,10 +6,20 @@
 //   is precached at install by reading index.html, and served from the cache first: a hashed
 //   name never changes its content. After each successful navigation, cached assets that the
 //   new index.html no longer references are deleted, so old versions do not pile up.
+// - Only the app's own HTML becomes the shell: a navigation to an app route (/, /b, /index.html)
+//   whose answer is text/html. Opening /icon.svg (or any other file) in a tab must not make an
+//   image the page every board opens into.
 // - /ws, /healthz and /metrics are never touched.
 const CACHE = 'meshboard-shell-v1';
 const SHELL = '/index.html';
+const APP_ROUTES = ['/', '/b', '/index.html'];
 const STATIC = ['/icon.svg', '/icon-192.png', '/icon-512.png', '/manifest.webmanifest'];
+
+/** Whether `response`, the answer to a navigation to `url`, is the app's HTML. */
+function isShell(url, response) {
+  const type = response.headers.get('content-type') || '';
+  return response.ok && APP_ROUTES.includes(url.pathname) && /^text\/html\b/i.test(type);
+}
 
 function assetsOf(html) {
   const urls = new Set(STATIC);
@@ -38,7 +48,7 @@ async function refreshShell(response) {
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const response = await fetch(SHELL, { cache: 'no-cache' });
-    if (response.ok) await refreshShell(response);
+    if (isShell(new URL(SHELL, self.location.origin), response)) await refreshShell(response);
     await self.skipWaiting();
   })());
 });
@@ -59,7 +69,7 @@ self.addEventListener('fetch', (event) => {
     event.respondWith((async () => {
       try {
         const response = await fetch(request);
-        if (response.ok) event.waitUntil(refreshShell(response.clone()));
+        if (isShell(url, response)) event.waitUntil(refreshShell(response.clone()));
         return response;
       } catch (_) {
         const cached = await caches.match(SHELL);

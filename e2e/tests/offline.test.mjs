@@ -265,3 +265,29 @@ describe('local storage', () => {
     assertNoConsoleErrors(assert, u);
   });
 });
+
+describe('the service worker\'s shell', () => {
+  const env = serverAndBrowser();
+
+  test('is only ever the app\'s HTML: after opening /icon.svg a board still opens offline', async () => {
+    const u = await newUser(env.browser, 'U');
+    const link = await createBoard(u, env.server.url);
+    await u.by('board-title').fill('Opens offline');
+    await waitForText(u, 'save-status', 'Saved');
+    await u.page.evaluate(() => navigator.serviceWorker.ready);
+    await waitFor('controlled by the service worker', () => u.page.evaluate(() => !!navigator.serviceWorker.controller));
+
+    // a navigation to something that is not the app (an image, a 404 page would do the same)
+    const icon = await u.page.goto(env.server.url + '/icon.svg');
+    assert.match(icon.headers()['content-type'], /image\/svg/);
+    // the worker stores a shell after answering: give it time to (wrongly) do so
+    await new Promise((r) => setTimeout(r, 1000));
+
+    await env.server.stop();
+    await u.page.goto(link);
+    await waitForText(u, 'board-title', 'Opens offline');
+    await u.page.goto(env.server.url + '/');
+    await waitFor('the board is listed', async () => (await u.by('board-link').count()) === 1);
+    assert.deepEqual(withoutServerDownNoise(u.errors.splice(0)), []);
+  });
+});
