@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
+  artifact, assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
 
 /** Console errors that are expected while the server is down: the browser reports each failed
@@ -289,5 +289,59 @@ describe('the service worker\'s shell', () => {
     await u.page.goto(env.server.url + '/');
     await waitFor('the board is listed', async () => (await u.by('board-link').count()) === 1);
     assert.deepEqual(withoutServerDownNoise(u.errors.splice(0)), []);
+  });
+});
+
+describe('persistent storage', () => {
+  const env = serverAndBrowser();
+
+  /** Whether the browser promised to keep this origin's data, and whether the page says it did not. */
+  const state = async (u) => ({
+    persisted: await u.page.evaluate(() => navigator.storage.persisted()),
+    notice: (await u.by('storage-not-persistent').count()) > 0,
+  });
+
+  /** A board with data; then the notice is shown exactly when the browser did not grant it. */
+  async function boardWithData(u) {
+    await createBoard(u, env.server.url);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await state(u)).notice, false, 'an empty board asks nothing');
+    await u.by('add-note').click();
+    await u.by('note-text').fill('keep me');
+    await waitForText(u, 'save-status', 'Saved');
+    // the page asks once; give the answer time to arrive, then it must match the browser's state
+    await new Promise((r) => setTimeout(r, 1000));
+    return waitFor('the notice matching navigator.storage.persisted()', async () => {
+      const s = await state(u);
+      return s.notice === !s.persisted && s;
+    });
+  }
+
+  test('the page asks to keep boards, and says so quietly when the browser will not', async () => {
+    const u = await newUser(env.browser, 'U');
+    const s = await boardWithData(u);
+    if (s.notice) {
+      assert.match(await textOf(u, 'storage-not-persistent'), /space/);
+      await u.page.screenshot({ path: artifact('storage-not-persistent.png') });
+      await u.by('storage-notice-dismiss').click();
+      assert.equal(await u.by('storage-not-persistent').count(), 0);
+    }
+    assertNoConsoleErrors(assert, u);
+  });
+
+  test('with persistence granted there is no notice', async () => {
+    const u = await newUser(env.browser, 'U');
+    const page = await u.context.newCDPSession(u.page);
+    const { targetInfo } = await page.send('Target.getTargetInfo');
+    const cdp = await u.context.browser().newBrowserCDPSession();
+    await cdp.send('Browser.setPermission', {
+      permission: { name: 'persistent-storage' },
+      setting: 'granted',
+      origin: env.server.url,
+      browserContextId: targetInfo.browserContextId,
+    });
+    const s = await boardWithData(u);
+    assert.deepEqual(s, { persisted: true, notice: false });
+    assertNoConsoleErrors(assert, u);
   });
 });

@@ -7,6 +7,7 @@ pub mod data_channel;
 pub mod idb;
 pub mod peer_connection;
 pub mod random;
+pub mod storage_manager;
 pub mod timer;
 pub mod websocket;
 
