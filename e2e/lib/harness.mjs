@@ -33,13 +33,20 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** A copy of the built app (dist/) in a fresh directory, for a test that changes files. */
+export function copyOfDist() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-dist-'));
+  fs.cpSync(DIST, dir, { recursive: true });
+  return dir;
+}
+
 /**
- * Start the signaling server (serving the built app) on a free port. It prints exactly one stdout
+ * Start the signaling server (serving the built app, or `dist`) on a free port. It prints exactly one stdout
  * line, `listening on http://127.0.0.1:PORT`, once it listens. Returns { url, capturePath, stop() }.
  */
-export async function startServer({ capture = false, port = 0, hostile = null } = {}) {
+export async function startServer({ capture = false, port = 0, hostile = null, dist = DIST } = {}) {
   if (!SERVER_BIN || !DIST) throw new Error('set MESHBOARD_SERVER_BIN and MESHBOARD_DIST (cargo xtask test does)');
-  const args = ['--listen', `127.0.0.1:${port}`, '--static-dir', DIST];
+  const args = ['--listen', `127.0.0.1:${port}`, '--static-dir', dist];
   // test aid: a relay that alters ('tamper') or replays ('replay') what it relays
   if (hostile) args.push('--hostile-relay', hostile);
   let capturePath = null;

@@ -1,9 +1,12 @@
 // Share links that neither the server nor anyone on the path can read or hijack.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, textOf, waitFor, waitForText,
+  assertNoConsoleErrors, copyOfDist, createBoard, newUser, openBoard, serverAndBrowser, startServer, textOf, waitFor,
+  waitForText,
 } from '../lib/harness.mjs';
 
 /** The room id a board's link leads to, computed independently of the app (HKDF-SHA256). */
@@ -172,4 +175,37 @@ describe('the app under its Content-Security-Policy', () => {
     assert.equal((await cspViolations(a)).filter((v) => /script-src/.test(v)).length, 1);
     a.errors.splice(0); // Chromium logs the refusal as a console error
   });
+});
+
+describe('subresource integrity', () => {
+  const env = serverAndBrowser();
+
+  /** A server for a copy of dist/ in which `file` (matched by name) had one byte changed. */
+  async function serveTampered(pattern) {
+    const dist = copyOfDist();
+    const name = fs.readdirSync(dist).find((f) => pattern.test(f));
+    const file = path.join(dist, name);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 2] ^= 1;
+    fs.writeFileSync(file, bytes);
+    // no precompressed copies of the changed file: the server sends what is on disk
+    for (const ext of ['.br', '.gz']) fs.rmSync(file + ext, { force: true });
+    return startServer({ dist });
+  }
+
+  for (const [what, pattern] of [['JS', /^app-[0-9a-f]{16}\.js$/], ['wasm', /^app-[0-9a-f]{16}_bg\.wasm$/], ['loader', /^boot-[0-9a-f]{16}\.js$/]]) {
+    test(`a changed byte in the app's ${what} stops the app from starting`, async () => {
+      const server = await serveTampered(pattern);
+      try {
+        const u = await newUser(env.browser, 'U');
+        await u.page.goto(server.url + '/');
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.equal(await u.by('new-board').count(), 0, 'the app did not start');
+        const all = u.errors.splice(0).join('\n');
+        assert.match(all, /integrity|digest/i, all);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 });

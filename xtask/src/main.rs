@@ -4,6 +4,7 @@ mod bench;
 mod cmd;
 mod precompress;
 mod setup;
+mod sri;
 mod test;
 
 use std::path::PathBuf;

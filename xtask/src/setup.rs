@@ -176,8 +176,12 @@ pub fn trunk_build() -> Result<()> {
     precompress()
 }
 
-/// Brotli and gzip copies of the built app, served as they are (`cargo xtask precompress`).
+/// Brotli and gzip copies of the built app, served as they are (`cargo xtask precompress`),
+/// after checking that dist/index.html has no inline script and pins every file it loads with a
+/// matching integrity (crate::sri).
 pub fn precompress() -> Result<()> {
+    let pinned = crate::sri::check_dist(&root().join("dist"))?;
+    println!("dist/index.html: no inline script, {pinned} files pinned by sha384 integrity");
     let written = crate::precompress::dir(&root().join("dist"))?;
     println!("precompressed {} files in dist/", written.len() / 2);
     Ok(())
