@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  artifact, assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
+  artifact, assertNoConsoleErrors, copyOfDist, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
 
 /** Console errors that are expected while the server is down: the browser reports each failed
@@ -342,6 +342,59 @@ describe('persistent storage', () => {
     });
     const s = await boardWithData(u);
     assert.deepEqual(s, { persisted: true, notice: false });
+    assertNoConsoleErrors(assert, u);
+  });
+});
+
+describe('a new version', () => {
+  const env = serverAndBrowser();
+
+  /** dist/ as the next release would be: another sw.js version, and an index.html that says so. */
+  function nextVersion() {
+    const dist = copyOfDist();
+    const edit = (name, f) => {
+      const file = path.join(dist, name);
+      fs.writeFileSync(file, f(fs.readFileSync(file, 'utf8')));
+      for (const ext of ['.br', '.gz']) fs.rmSync(file + ext, { force: true });
+    };
+    edit('sw.js', (s) => s.replace(/const VERSION = '[^']*';/, "const VERSION = 'e2e-next';"));
+    edit('index.html', (s) => s.replace('<head>', '<head><meta name="meshboard-e2e" content="next">'));
+    return dist;
+  }
+  const runsNext = (u) => u.page.evaluate(() => !!document.querySelector('meta[name="meshboard-e2e"]'));
+
+  test('waits for the user: old code keeps running until "update" is accepted, then the tab reloads into it', async () => {
+    const u = await newUser(env.browser, 'U');
+    const link = await createBoard(u, env.server.url);
+    await u.by('board-title').fill('Across versions');
+    await waitForText(u, 'save-status', 'Saved');
+    await u.page.evaluate(() => navigator.serviceWorker.ready);
+    await waitFor('controlled by the service worker', () => u.page.evaluate(() => !!navigator.serviceWorker.controller));
+    assert.equal(await u.by('update-available').count(), 0, 'a first visit offers nothing');
+
+    // the operator deploys a new version on the same origin
+    const port = new URL(env.server.url).port;
+    await env.server.stop();
+    env.server = await startServer({ port: Number(port), dist: nextVersion() });
+
+    await u.page.goto(link);
+    await u.by('update-available').waitFor({ timeout: 20000 });
+    assert.match(await textOf(u, 'update-available'), /new version/);
+    assert.equal(await runsNext(u), false, 'the page still runs the version the user had');
+    await u.page.screenshot({ path: artifact('update-available.png') });
+    // reloading is not accepting: still the old version, still offered
+    await u.page.reload();
+    await u.by('update-available').waitFor();
+    assert.equal(await runsNext(u), false);
+    await waitForText(u, 'board-title', 'Across versions');
+
+    await Promise.all([u.page.waitForEvent('load'), u.by('update-accept').click()]);
+    await waitFor('the new version runs', () => runsNext(u));
+    await waitForText(u, 'board-title', 'Across versions');
+    assert.equal(await u.by('update-available').count(), 0);
+    // and the old version's cache is gone
+    const caches = await u.page.evaluate(() => caches.keys());
+    assert.deepEqual(caches, ['meshboard-e2e-next']);
     assertNoConsoleErrors(assert, u);
   });
 });

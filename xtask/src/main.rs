@@ -5,6 +5,7 @@ mod cmd;
 mod precompress;
 mod setup;
 mod sri;
+mod stamp;
 mod test;
 
 use std::path::PathBuf;
