@@ -51,6 +51,11 @@ if ('serviceWorker' in navigator) {
     } catch (_) {
       return;
     }
+    // a first visit that moved on (to /b) while the worker was installing would otherwise stay
+    // uncontrolled, and fail to reload offline, until the next load
+    sw.ready.then((ready) => {
+      if (!sw.controller) ready.active?.postMessage({ type: 'claim' });
+    });
     offerWaiting(registration.waiting);
     registration.addEventListener('updatefound', () => {
       const worker = registration.installing;

@@ -377,12 +377,15 @@ describe('a new version', () => {
     await env.server.stop();
     env.server = await startServer({ port: Number(port), dist: nextVersion() });
 
-    await u.page.goto(link);
+    // a navigation (the browser checks sw.js on each); going to the same URL would only scroll
+    await u.page.goto(env.server.url + '/');
     await u.by('update-available').waitFor({ timeout: 20000 });
     assert.match(await textOf(u, 'update-available'), /new version/);
     assert.equal(await runsNext(u), false, 'the page still runs the version the user had');
+    // opening a board or reloading is not accepting: still the old version, still offered
+    await u.page.goto(link);
+    await u.by('update-available').waitFor();
     await u.page.screenshot({ path: artifact('update-available.png') });
-    // reloading is not accepting: still the old version, still offered
     await u.page.reload();
     await u.by('update-available').waitFor();
     assert.equal(await runsNext(u), false);
