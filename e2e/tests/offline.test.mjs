@@ -395,9 +395,12 @@ describe('a new version', () => {
     await waitFor('the new version runs', () => runsNext(u));
     await waitForText(u, 'board-title', 'Across versions');
     assert.equal(await u.by('update-available').count(), 0);
-    // and the old version's cache is gone
-    const caches = await u.page.evaluate(() => caches.keys());
-    assert.deepEqual(caches, ['meshboard-e2e-next']);
+    // and the old version's cache is gone (deleted while the new worker activates, which may
+    // still be going on when the page reloads)
+    await waitFor('only the new version\'s cache', async () => {
+      const names = await u.page.evaluate(() => caches.keys());
+      return names.length === 1 && names[0] === 'meshboard-e2e-next';
+    });
     assertNoConsoleErrors(assert, u);
   });
 });
