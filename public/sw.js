@@ -23,6 +23,10 @@
 //   network (and then kept in this version's cache).
 // - /ws, /healthz and /metrics are never touched.
 // - If the active version's cache has no shell (evicted), navigations go to the network.
+// - Known gaps: a Shift+Reload bypasses the worker and runs whatever the server sends; if a third
+//   version starts installing while the second is activating, the second's activate may delete
+//   the third's cache while it fills; that version then finds no shell and answers navigations
+//   from the network (the rule above) until the next one.
 const VERSION = 'dev';
 const CACHE = `meshboard-${VERSION}`;
 const SHELL = '/index.html';
