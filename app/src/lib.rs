@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod endpoint;
 pub mod pages;
 pub mod peer_signal;
 pub mod route;

@@ -2,6 +2,7 @@
 // (one browser context each, so each has its own storage) whose console errors fail the test.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -33,13 +34,20 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** A copy of the built app (dist/) in a fresh directory, for a test that changes files. */
+export function copyOfDist() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-dist-'));
+  fs.cpSync(DIST, dir, { recursive: true });
+  return dir;
+}
+
 /**
- * Start the signaling server (serving the built app) on a free port. It prints exactly one stdout
+ * Start the signaling server (serving the built app, or `dist`) on a free port. It prints exactly one stdout
  * line, `listening on http://127.0.0.1:PORT`, once it listens. Returns { url, capturePath, stop() }.
  */
-export async function startServer({ capture = false, port = 0, hostile = null } = {}) {
+export async function startServer({ capture = false, port = 0, hostile = null, dist = DIST, args: extra = [] } = {}) {
   if (!SERVER_BIN || !DIST) throw new Error('set MESHBOARD_SERVER_BIN and MESHBOARD_DIST (cargo xtask test does)');
-  const args = ['--listen', `127.0.0.1:${port}`, '--static-dir', DIST];
+  const args = ['--listen', `127.0.0.1:${port}`, ...(dist ? ['--static-dir', dist] : []), ...extra];
   // test aid: a relay that alters ('tamper') or replays ('replay') what it relays
   if (hostile) args.push('--hostile-relay', hostile);
   let capturePath = null;
@@ -84,6 +92,28 @@ export async function startServer({ capture = false, port = 0, hostile = null } 
     }
     throw e;
   }
+}
+
+/**
+ * A plain static file server for `dir` (index.html for unknown paths), as a static host would be:
+ * no signaling, no precompressed copies, `headers` added to every answer. Returns { url, stop() }.
+ */
+export async function startStaticServer(dir, headers = {}) {
+  const types = {
+    '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.wasm': 'application/wasm',
+    '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.webmanifest': 'application/manifest+json',
+  };
+  const server = http.createServer((req, res) => {
+    const wanted = path.join(dir, path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+    const file = wanted.startsWith(dir) && fs.existsSync(wanted) && fs.statSync(wanted).isFile() ? wanted : path.join(dir, 'index.html');
+    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-cache', ...headers });
+    res.end(fs.readFileSync(file));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
 }
 
 export async function launchBrowser() {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
+  artifact, assertNoConsoleErrors, copyOfDist, createBoard, newUser, openBoard, serverAndBrowser, startProfileBrowser, startServer, textOf, valueOf, waitFor, waitForText,
 } from '../lib/harness.mjs';
 
 /** Console errors that are expected while the server is down: the browser reports each failed
@@ -317,6 +317,145 @@ describe('local storage', () => {
     await u.by('delete-board').nth(0).click();
     await waitFor('one board left', async () => (await u.by('board-link').count()) === 1);
     assert.match(await textOf(u, 'board-link'), /Older board/);
+    assertNoConsoleErrors(assert, u);
+  });
+});
+
+describe('the service worker\'s shell', () => {
+  const env = serverAndBrowser();
+
+  test('is only ever the app\'s HTML: after opening /icon.svg a board still opens offline', async () => {
+    const u = await newUser(env.browser, 'U');
+    const link = await createBoard(u, env.server.url);
+    await u.by('board-title').fill('Opens offline');
+    await waitForText(u, 'save-status', 'Saved');
+    await u.page.evaluate(() => navigator.serviceWorker.ready);
+    await waitFor('controlled by the service worker', () => u.page.evaluate(() => !!navigator.serviceWorker.controller));
+
+    // a navigation to something that is not the app (an image, a 404 page would do the same)
+    const icon = await u.page.goto(env.server.url + '/icon.svg');
+    assert.match(icon.headers()['content-type'], /image\/svg/);
+    // the worker stores a shell after answering: give it time to (wrongly) do so
+    await new Promise((r) => setTimeout(r, 1000));
+
+    await env.server.stop();
+    await u.page.goto(link);
+    await waitForText(u, 'board-title', 'Opens offline');
+    await u.page.goto(env.server.url + '/');
+    await waitFor('the board is listed', async () => (await u.by('board-link').count()) === 1);
+    assert.deepEqual(withoutServerDownNoise(u.errors.splice(0)), []);
+  });
+});
+
+describe('persistent storage', () => {
+  const env = serverAndBrowser();
+
+  /** Whether the browser promised to keep this origin's data, and whether the page says it did not. */
+  const state = async (u) => ({
+    persisted: await u.page.evaluate(() => navigator.storage.persisted()),
+    notice: (await u.by('storage-not-persistent').count()) > 0,
+  });
+
+  /** A board with data; then the notice is shown exactly when the browser did not grant it. */
+  async function boardWithData(u) {
+    await createBoard(u, env.server.url);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await state(u)).notice, false, 'an empty board asks nothing');
+    await u.by('add-note').click();
+    await u.by('note-text').fill('keep me');
+    await waitForText(u, 'save-status', 'Saved');
+    // the page asks once; give the answer time to arrive, then it must match the browser's state
+    await new Promise((r) => setTimeout(r, 1000));
+    return waitFor('the notice matching navigator.storage.persisted()', async () => {
+      const s = await state(u);
+      return s.notice === !s.persisted && s;
+    });
+  }
+
+  test('the page asks to keep boards, and says so quietly when the browser will not', async () => {
+    const u = await newUser(env.browser, 'U');
+    const s = await boardWithData(u);
+    if (s.notice) {
+      assert.match(await textOf(u, 'storage-not-persistent'), /space/);
+      await u.page.screenshot({ path: artifact('storage-not-persistent.png') });
+      await u.by('storage-notice-dismiss').click();
+      assert.equal(await u.by('storage-not-persistent').count(), 0);
+    }
+    assertNoConsoleErrors(assert, u);
+  });
+
+  test('with persistence granted there is no notice', async () => {
+    const u = await newUser(env.browser, 'U');
+    const page = await u.context.newCDPSession(u.page);
+    const { targetInfo } = await page.send('Target.getTargetInfo');
+    const cdp = await u.context.browser().newBrowserCDPSession();
+    await cdp.send('Browser.setPermission', {
+      permission: { name: 'persistent-storage' },
+      setting: 'granted',
+      origin: env.server.url,
+      browserContextId: targetInfo.browserContextId,
+    });
+    const s = await boardWithData(u);
+    assert.deepEqual(s, { persisted: true, notice: false });
+    assertNoConsoleErrors(assert, u);
+  });
+});
+
+describe('a new version', () => {
+  const env = serverAndBrowser();
+
+  /** dist/ as the next release would be: another sw.js version, and an index.html that says so. */
+  function nextVersion() {
+    const dist = copyOfDist();
+    const edit = (name, f) => {
+      const file = path.join(dist, name);
+      fs.writeFileSync(file, f(fs.readFileSync(file, 'utf8')));
+      for (const ext of ['.br', '.gz']) fs.rmSync(file + ext, { force: true });
+    };
+    edit('sw.js', (s) => s.replace(/const VERSION = '[^']*';/, "const VERSION = 'e2e-next';"));
+    edit('index.html', (s) => s.replace('<head>', '<head><meta name="meshboard-e2e" content="next">'));
+    return dist;
+  }
+  const runsNext = (u) => u.page.evaluate(() => !!document.querySelector('meta[name="meshboard-e2e"]'));
+
+  test('waits for the user: old code keeps running until "update" is accepted, then the tab reloads into it', async () => {
+    const u = await newUser(env.browser, 'U');
+    const link = await createBoard(u, env.server.url);
+    await u.by('board-title').fill('Across versions');
+    await waitForText(u, 'save-status', 'Saved');
+    await u.page.evaluate(() => navigator.serviceWorker.ready);
+    await waitFor('controlled by the service worker', () => u.page.evaluate(() => !!navigator.serviceWorker.controller));
+    assert.equal(await u.by('update-available').count(), 0, 'a first visit offers nothing');
+
+    // the operator deploys a new version on the same origin
+    const port = new URL(env.server.url).port;
+    await env.server.stop();
+    env.server = await startServer({ port: Number(port), dist: nextVersion() });
+
+    // a navigation (the browser checks sw.js on each); going to the same URL would only scroll
+    await u.page.goto(env.server.url + '/');
+    await u.by('update-available').waitFor({ timeout: 20000 });
+    assert.match(await textOf(u, 'update-available'), /new version/);
+    assert.equal(await runsNext(u), false, 'the page still runs the version the user had');
+    // opening a board or reloading is not accepting: still the old version, still offered
+    await u.page.goto(link);
+    await u.by('update-available').waitFor();
+    await u.page.screenshot({ path: artifact('update-available.png') });
+    await u.page.reload();
+    await u.by('update-available').waitFor();
+    assert.equal(await runsNext(u), false);
+    await waitForText(u, 'board-title', 'Across versions');
+
+    await Promise.all([u.page.waitForEvent('load'), u.by('update-accept').click()]);
+    await waitFor('the new version runs', () => runsNext(u));
+    await waitForText(u, 'board-title', 'Across versions');
+    assert.equal(await u.by('update-available').count(), 0);
+    // and the old version's cache is gone (deleted while the new worker activates, which may
+    // still be going on when the page reloads)
+    await waitFor('only the new version\'s cache', async () => {
+      const names = await u.page.evaluate(() => caches.keys());
+      return names.length === 1 && names[0] === 'meshboard-e2e-next';
+    });
     assertNoConsoleErrors(assert, u);
   });
 });

@@ -2,9 +2,11 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, textOf, waitFor, waitForText,
+  assertNoConsoleErrors, copyOfDist, createBoard, newUser, openBoard, serverAndBrowser, startServer, textOf, waitFor,
+  waitForText,
 } from '../lib/harness.mjs';
 import { rawWebSocket } from '../lib/raw-ws.mjs';
 
@@ -160,4 +162,101 @@ describe('a hostile relay that replays payloads', () => {
     await waitForText(b, 'board-title', 'works despite replays');
     assertNoConsoleErrors(assert, a, b);
   });
+});
+
+/** Record every Content-Security-Policy violation of `user`'s pages in `window.__cspViolations`
+ * (from the next navigation on). */
+async function recordCspViolations(user) {
+  await user.page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+}
+
+const cspViolations = (user) => user.page.evaluate(() => window.__cspViolations.splice(0));
+
+describe('the app under its Content-Security-Policy', () => {
+  const env = serverAndBrowser();
+
+  test('loads, edits and syncs with no violation, also from the service worker, and refuses inline script', async () => {
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    for (const u of [a, b]) await recordCspViolations(u);
+    const response = await a.page.goto(env.server.url + '/');
+    const csp = response.headers()['content-security-policy'];
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+    assert.ok(!/unsafe-inline/.test(csp), csp);
+    // every script the page has is a file with an integrity attribute
+    const scripts = await a.page.evaluate(() => [...document.scripts].map((s) => ({ src: s.getAttribute('src'), integrity: s.integrity })));
+    assert.ok(scripts.length >= 2, JSON.stringify(scripts));
+    for (const s of scripts) assert.ok(s.src && /^sha384-/.test(s.integrity), JSON.stringify(s));
+
+    const link = await createBoard(a, env.server.url);
+    await a.by('add-note').click();
+    await a.by('add-tasks').click();
+    await a.by('add-counter').click();
+    await a.by('note-text').fill('under a strict policy');
+    await a.by('counter-inc').click();
+    await openBoard(b, link);
+    await waitForText(b, 'peer-count', '1');
+    await waitForText(b, 'note-text', 'under a strict policy');
+    await b.by('board-title').fill('Strict');
+    await waitForText(a, 'board-title', 'Strict');
+    await waitForText(a, 'counter-value', '1');
+
+    // a reload served by the service worker keeps the policy
+    await a.page.evaluate(() => navigator.serviceWorker.ready);
+    await waitFor('A controlled by the service worker', () => a.page.evaluate(() => !!navigator.serviceWorker.controller));
+    await a.page.reload();
+    await waitForText(a, 'note-text', 'under a strict policy');
+    for (const u of [a, b]) assert.deepEqual(await cspViolations(u), [], `${u.name}: no CSP violation`);
+    assertNoConsoleErrors(assert, a, b);
+
+    // and the policy is enforced: an injected inline script does not run
+    const ran = await a.page.evaluate(async () => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__inlineRan = true;';
+      document.head.append(s);
+      await new Promise((r) => setTimeout(r, 100));
+      return !!window.__inlineRan;
+    });
+    assert.equal(ran, false, 'inline script is refused');
+    assert.equal((await cspViolations(a)).filter((v) => /script-src/.test(v)).length, 1);
+    a.errors.splice(0); // Chromium logs the refusal as a console error
+  });
+});
+
+describe('subresource integrity', () => {
+  const env = serverAndBrowser();
+
+  /** A server for a copy of dist/ in which `file` (matched by name) had one byte changed. */
+  async function serveTampered(pattern) {
+    const dist = copyOfDist();
+    const name = fs.readdirSync(dist).find((f) => pattern.test(f));
+    const file = path.join(dist, name);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 2] ^= 1;
+    fs.writeFileSync(file, bytes);
+    // no precompressed copies of the changed file: the server sends what is on disk
+    for (const ext of ['.br', '.gz']) fs.rmSync(file + ext, { force: true });
+    return startServer({ dist });
+  }
+
+  for (const [what, pattern] of [['JS', /^app-[0-9a-f]{16}\.js$/], ['wasm', /^app-[0-9a-f]{16}_bg\.wasm$/], ['loader', /^boot-[0-9a-f]{16}\.js$/]]) {
+    test(`a changed byte in the app's ${what} stops the app from starting`, async () => {
+      const server = await serveTampered(pattern);
+      try {
+        const u = await newUser(env.browser, 'U');
+        await u.page.goto(server.url + '/');
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.equal(await u.by('new-board').count(), 0, 'the app did not start');
+        const all = u.errors.splice(0).join('\n');
+        assert.match(all, /integrity|digest/i, all);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 });

@@ -80,3 +80,43 @@ async fn static_dir_without_index_is_rejected() {
         Err(ServerError::StaticDir { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_app_is_served_with_security_headers() {
+    let dir = scratch_dir("security-headers");
+    std::fs::write(dir.join("index.html"), INDEX).unwrap();
+    std::fs::write(dir.join("sw.js"), "// worker").unwrap();
+    let server = start(Config {
+        static_dir: Some(dir),
+        ..Config::default()
+    })
+    .await;
+    let host = server.addr.to_string();
+    for path in ["/", "/b", "/sw.js", "/no/such/page"] {
+        let (status, headers, _) = server.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        let csp = header(&headers, "content-security-policy").unwrap();
+        for directive in [
+            "default-src 'self'".to_owned(),
+            "script-src 'self' 'wasm-unsafe-eval'".to_owned(),
+            format!("connect-src 'self' ws://{host} wss://{host}"),
+            "img-src 'self' data:".to_owned(),
+            "style-src 'self'".to_owned(),
+            "frame-ancestors 'none'".to_owned(),
+            "object-src 'none'".to_owned(),
+            "base-uri 'none'".to_owned(),
+        ] {
+            assert!(
+                csp.split("; ").any(|d| d == directive),
+                "{path}: {directive} in {csp}"
+            );
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&headers, "referrer-policy"), Some("no-referrer"));
+        assert_eq!(
+            header(&headers, "cross-origin-opener-policy"),
+            Some("same-origin")
+        );
+    }
+}

@@ -4,6 +4,8 @@ mod bench;
 mod cmd;
 mod precompress;
 mod setup;
+mod sri;
+mod stamp;
 mod test;
 
 use std::path::PathBuf;

@@ -176,8 +176,16 @@ pub fn trunk_build() -> Result<()> {
     precompress()
 }
 
-/// Brotli and gzip copies of the built app, served as they are (`cargo xtask precompress`).
+/// Brotli and gzip copies of the built app, served as they are (`cargo xtask precompress`),
+/// after checking that dist/index.html has no inline script and pins every file it loads with a
+/// matching integrity (crate::sri), and stamping dist/sw.js with the build's version
+/// (crate::stamp).
 pub fn precompress() -> Result<()> {
+    let dist = root().join("dist");
+    let pinned = crate::sri::check_dist(&dist)?;
+    println!("dist/index.html: no inline script, {pinned} files pinned by sha384 integrity");
+    let version = crate::stamp::service_worker(&dist)?;
+    println!("dist/sw.js: version {version}");
     let written = crate::precompress::dir(&root().join("dist"))?;
     println!("precompressed {} files in dist/", written.len() / 2);
     Ok(())

@@ -8,6 +8,7 @@ pub mod file;
 pub mod idb;
 pub mod peer_connection;
 pub mod random;
+pub mod storage_manager;
 pub mod timer;
 pub mod websocket;
 

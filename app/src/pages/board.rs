@@ -4,7 +4,7 @@ use crdt::{Board, BoardError, BoardSecret, WidgetKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::browser::clipboard;
+use crate::browser::{clipboard, storage_manager};
 use crate::pages::history::{HistoryButton, HistoryPanel, HistoryState, VersionBoard};
 use crate::session::{dispatch, Input, SessionCell};
 use crate::ui_state::Ui;
@@ -132,6 +132,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     {move || ui.storage_error.get().unwrap_or_default()}
                 </p>
             </Show>
+            <PersistNotice/>
             <Show when=move || !ui.loaded.get()>
                 <p class="empty">"Opening this board…"</p>
             </Show>
@@ -177,6 +178,40 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
         </main>
     }
     .into_any()
+}
+
+/// Once the board holds something, asks the browser to keep this site's data for good
+/// (`navigator.storage.persist()`, once per page); if it will not, a quiet note says that the
+/// browser may clear boards when space runs low, until it is dismissed.
+#[component]
+fn PersistNotice() -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let denied = RwSignal::new(false);
+    let asked = StoredValue::new(false);
+    Effect::new(move |_| {
+        let has_data = ui.loaded.get()
+            && (!ui.widgets.with(|w| w.is_empty()) || !ui.title.with(|t| t.is_empty()));
+        if has_data && !asked.get_value() {
+            asked.set_value(true);
+            spawn_local(async move {
+                // `None`: the browser cannot say; nothing to tell the user then
+                if storage_manager::persist().await == Some(false) {
+                    denied.try_set(true);
+                }
+            });
+        }
+    });
+    view! {
+        <Show when=move || denied.get()>
+            <p class="notice" role="status" data-testid="storage-not-persistent">
+                "This browser keeps boards only as long as it has space to spare. \
+                 Install or bookmark Meshboard to ask it to keep them for good."
+                <button class="link-button" data-testid="storage-notice-dismiss"
+                    title="Hide this note" aria-label="Hide this note"
+                    on:click=move |_| denied.set(false)>"×"</button>
+            </p>
+        </Show>
+    }
 }
 
 /// The share link and a button that copies it.

@@ -144,7 +144,7 @@ pub fn BoardMenu() -> impl IntoView {
                 hidden on:change=on_file/>
             <Show when=move || status.get().is_some()>
                 <p role="status" data-testid="import-status"
-                    class=move || if status.get().is_some_and(|s| s.ok) { "notice ok" } else { "notice error" }>
+                    class=move || if status.get().is_some_and(|s| s.ok) { "status-note ok" } else { "status-note error" }>
                     {move || status.get().map(|s| s.message).unwrap_or_default()}
                     <button class="icon-button" title="Dismiss" aria-label="Dismiss" on:click=move |_| status.set(None)>"×"</button>
                 </p>

@@ -164,7 +164,7 @@ pub fn HistoryPanel() -> impl IntoView {
                                     aria-pressed=move || selected().to_string()
                                     on:click=move |_| select(chosen.clone())>
                                     <span class="history-who">
-                                        <span class="swatch" style=format!("background:{}", item.colour) aria-hidden="true"></span>
+                                        <span class="swatch" style:background=item.colour.clone() aria-hidden="true"></span>
                                         <strong>{item.author.clone()}</strong>
                                         <span class="history-when">{when(item.session.end)}</span>
                                     </span>

@@ -109,7 +109,7 @@ pub fn HomePage() -> impl IntoView {
                     "Create a board"
                 </button>
                 <p class="import">
-                    <label class="link-button" for="import-file">
+                    <label class="file-link" for="import-file">
                         {move || if importing.get() { "Opening…" } else { "Open a board file" }}
                     </label>
                     " (.automerge), or drop one here."

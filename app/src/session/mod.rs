@@ -280,14 +280,6 @@ fn jitter(ms: f64) -> u32 {
     (ms * (0.5 + js_sys::Math::random() / 2.0)) as u32
 }
 
-fn signaling_url() -> Result<String, String> {
-    let location = web_sys::window().ok_or("no window")?.location();
-    let protocol = location.protocol().map_err(|e| browser::describe(&e))?;
-    let host = location.host().map_err(|e| browser::describe(&e))?;
-    let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    Ok(format!("{scheme}://{host}/ws"))
-}
-
 fn random_id() -> Result<String, String> {
     use base64::Engine as _;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(browser::random::bytes::<16>()?))
@@ -354,7 +346,7 @@ impl SessionCell {
         });
         {
             let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
-            s.ws_url = signaling_url()?;
+            s.ws_url = crate::endpoint::signaling_url()?;
             let room = s.local_id.clone();
             let weak = s.weak.clone();
             let tab_weak = weak.clone();
