@@ -3,6 +3,7 @@
 pub mod app;
 pub mod browser;
 pub mod endpoint;
+pub mod identity;
 pub mod pages;
 pub mod peer_signal;
 pub mod route;

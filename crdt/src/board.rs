@@ -17,9 +17,11 @@ use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
 };
 
+mod authors;
 mod changes;
 mod read;
 
+pub use authors::{valid_colour, Author, MAX_NAME_CHARS};
 pub use changes::BoardChange;
 use changes::Watch;
 use read::Reading;

@@ -27,6 +27,12 @@ impl SessionHandle {
         self.0.with_value(|cell| dispatch(cell, Input::Reread));
     }
 
+    /// Later edits record `author` as the name they were made under.
+    pub fn set_author(self, author: crdt::board::Author) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::SetAuthor(author)));
+    }
+
     /// Read the board (for an export).
     pub fn read(self, f: impl FnOnce(&mut Board) + 'static) {
         self.0
@@ -104,6 +110,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     <span data-testid="peer-count">{move || ui.peers.get()}</span>
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
                 </span>
+                <crate::pages::my_name::MyName/>
                 <HistoryButton/>
                 <button class="button small" data-testid="offline-toggle"
                     aria-pressed=move || offline.get().to_string()

@@ -1,7 +1,7 @@
 //! The board's history: edit sessions newest first (`history-panel`), a read-only view of the
 //! board as one left it (`history-view`, what it changed highlighted) and restoring it
-//! (`history-restore`) as new changes on top. Authors are shown by a short actor id and a
-//! colour derived from it (display names come with presence).
+//! (`history-restore`) as new changes on top. Authors are shown by the name and colour they
+//! recorded on the board (`Board::authors`), else by a short actor id.
 
 use std::collections::HashSet;
 
@@ -80,6 +80,7 @@ fn when(secs: i64) -> String {
 fn load(session: SessionHandle, state: HistoryState, count: usize) {
     session.read(move |board| {
         let me = board.doc().get_actor().to_hex_string();
+        let authors = board.authors();
         let all = history::sessions(board);
         let total = all.len();
         let items = all
@@ -87,12 +88,15 @@ fn load(session: SessionHandle, state: HistoryState, count: usize) {
             .rev()
             .take(count)
             .map(|s| Item {
-                author: if s.actor == me {
-                    "You".to_owned()
-                } else {
-                    format!("Peer {}", &s.actor[..s.actor.len().min(6)])
+                author: match (authors.get(&s.actor), s.actor == me) {
+                    (Some(a), true) => format!("{} (you)", a.name),
+                    (Some(a), false) => a.name.clone(),
+                    (None, true) => "You".to_owned(),
+                    (None, false) => format!("Peer {}", &s.actor[..s.actor.len().min(6)]),
                 },
-                colour: colour_of(&s.actor),
+                colour: authors
+                    .get(&s.actor)
+                    .map_or_else(|| colour_of(&s.actor), |a| a.colour.clone()),
                 summary: history::summary(board, &s),
                 session: s,
             })

@@ -81,6 +81,8 @@ pub enum Input {
     /// A peer left signaling a while ago and has not come back.
     PeerGone(PeerId),
     Edit(Edit),
+    /// The user renamed themselves: later edits record the new name.
+    SetAuthor(crdt::board::Author),
     /// An edit the UI must hear of in full (a restored version: no field made its changes).
     Rewrite(Edit),
     /// Read the board (an export): nothing is committed or sent.
@@ -229,6 +231,8 @@ pub struct Session {
     /// while one is owed.
     tab_snapshot_at: Option<u64>,
     tab_snapshot_due: Option<Timeout>,
+    /// Who edits here, recorded on the board with the first edit (`Board::note_author`).
+    author: crdt::board::Author,
     weak: Weak<SessionCell>,
 }
 
@@ -340,6 +344,7 @@ impl SessionCell {
                 tab_heads: Vec::new(),
                 tab_snapshot_at: None,
                 tab_snapshot_due: None,
+                author: crate::identity::current(),
                 weak: weak.clone(),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -422,6 +427,13 @@ impl Session {
             },
             storage_error: self.persist.error.clone(),
             security: self.security.clone(),
+        }
+    }
+
+    /// Our name goes into the document with our first edit (and after a rename).
+    fn note_author(&mut self) {
+        if let Err(e) = self.engine.board_mut().note_author(&self.author) {
+            warn(&format!("meshboard: cannot record the author's name: {e}"));
         }
     }
 
@@ -519,9 +531,11 @@ impl Session {
                 }
             }
             Input::Read(read) => read(self.engine.board_mut()),
+            Input::SetAuthor(author) => self.author = author,
             Input::Rewrite(edit) => {
                 let before = self.engine.board_mut().take_changes();
                 self.changes.extend(before);
+                self.note_author();
                 if let Err(e) = edit(self.engine.board_mut()) {
                     warn(&format!("meshboard: edit failed: {e}"));
                 }
@@ -551,6 +565,7 @@ impl Session {
                 // are not: its field made them
                 let before = self.engine.board_mut().take_changes();
                 self.changes.extend(before);
+                self.note_author();
                 if let Err(e) = edit(self.engine.board_mut()) {
                     warn(&format!("meshboard: edit failed: {e}"));
                     // the field may now show what the board does not have
