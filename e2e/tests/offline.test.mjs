@@ -459,3 +459,28 @@ describe('a new version', () => {
     assertNoConsoleErrors(assert, u);
   });
 });
+
+describe('the network comes back', () => {
+  const env = serverAndBrowser();
+
+  test('a page reconnects as soon as the browser is online again, not after its backoff', async () => {
+    const a = await newUser(env.browser, 'A');
+    await createBoard(a, env.server.url);
+    await waitForText(a, 'connection-status', 'online');
+    const port = Number(new URL(env.server.url).port);
+    await env.server.stop();
+    await waitForText(a, 'connection-status', 'offline');
+    await a.context.setOffline(true);
+    // attempts fail at once while offline, and the backoff grows past 15 s (0.5, 1, 2, 4, 8,
+    // 16 s, each jittered down to half): the next attempt is seconds away when the network
+    // comes back
+    await new Promise((r) => setTimeout(r, 25000));
+    env.server = await startServer({ port });
+    const back = Date.now();
+    await a.context.setOffline(false);
+    await waitForText(a, 'connection-status', 'online', 2500);
+    console.log(`reconnected ${Date.now() - back} ms after the browser went online`);
+    assert.ok(a.log.some((l) => /the network may be back; reconnecting now/.test(l)));
+    assert.deepEqual(withoutServerDownNoise(a.errors.splice(0)).filter((e) => !/ERR_INTERNET_DISCONNECTED/.test(e)), []);
+  });
+});

@@ -6,6 +6,7 @@ pub mod clipboard;
 pub mod data_channel;
 pub mod file;
 pub mod idb;
+pub mod listener;
 pub mod peer_connection;
 pub mod random;
 pub mod storage_manager;

@@ -81,6 +81,8 @@ pub enum Input {
     /// A peer left signaling a while ago and has not come back.
     PeerGone(PeerId),
     Edit(Edit),
+    /// The network may be back (the browser went online, or the tab was shown again).
+    NetworkHint,
     /// The user renamed themselves: later edits record the new name.
     SetAuthor(crdt::board::Author),
     /// An edit the UI must hear of in full (a restored version: no field made its changes).
@@ -231,6 +233,8 @@ pub struct Session {
     /// while one is owed.
     tab_snapshot_at: Option<u64>,
     tab_snapshot_due: Option<Timeout>,
+    /// The browser's hints that the network may be back (`online`, the tab shown again).
+    network_hints: Vec<crate::browser::listener::Listener>,
     /// Who edits here, recorded on the board with the first edit (`Board::note_author`).
     author: crdt::board::Author,
     weak: Weak<SessionCell>,
@@ -276,6 +280,35 @@ impl UiUpdate {
             self.ui.security.set(self.security);
         }
     }
+}
+
+/// Listeners for the browser's hints that a waiting reconnect should not wait any longer.
+fn network_hints(weak: &Weak<SessionCell>) -> Vec<crate::browser::listener::Listener> {
+    use crate::browser::listener::Listener;
+    let Some(window) = web_sys::window() else {
+        return Vec::new();
+    };
+    let mut hints = Vec::new();
+    let online = weak.clone();
+    match Listener::new(&window, "online", move |_| {
+        dispatch_weak(&online, Input::NetworkHint)
+    }) {
+        Ok(l) => hints.push(l),
+        Err(e) => warn(&format!("meshboard: no online events: {e}")),
+    }
+    if let Some(document) = window.document() {
+        let shown = weak.clone();
+        let doc = document.clone();
+        match Listener::new(&document, "visibilitychange", move |_| {
+            if !doc.hidden() {
+                dispatch_weak(&shown, Input::NetworkHint)
+            }
+        }) {
+            Ok(l) => hints.push(l),
+            Err(e) => warn(&format!("meshboard: no visibility events: {e}")),
+        }
+    }
+    hints
 }
 
 fn jitter(ms: f64) -> u32 {
@@ -345,6 +378,7 @@ impl SessionCell {
                 tab_snapshot_at: None,
                 tab_snapshot_due: None,
                 author: crate::identity::current(),
+                network_hints: Vec::new(),
                 weak: weak.clone(),
             }),
             queue: RefCell::new(VecDeque::new()),
@@ -365,6 +399,7 @@ impl SessionCell {
                 }
                 Err(e) => warn(&format!("meshboard: no sync between tabs: {e}")),
             }
+            s.network_hints = network_hints(&weak);
             // The board comes from IndexedDB first; the network starts once it is loaded.
             spawn_local(async move {
                 let loaded = async {
@@ -532,6 +567,7 @@ impl Session {
             }
             Input::Read(read) => read(self.engine.board_mut()),
             Input::SetAuthor(author) => self.author = author,
+            Input::NetworkHint => self.network_hint(),
             Input::Rewrite(edit) => {
                 let before = self.engine.board_mut().take_changes();
                 self.changes.extend(before);

@@ -42,6 +42,18 @@ impl Session {
         }
     }
 
+    /// The browser says the network may be back: a reconnect waiting out its backoff goes now,
+    /// and the backoff starts again from its shortest delay.
+    pub(super) fn network_hint(&mut self) {
+        if self.offline || !self.persist.loaded || self.reconnect.is_none() {
+            return;
+        }
+        debug("meshboard: the network may be back; reconnecting now");
+        self.reconnect = None;
+        self.reconnect_attempts = 0;
+        self.connect();
+    }
+
     pub(super) fn schedule_reconnect(&mut self) {
         if self.offline {
             return;
