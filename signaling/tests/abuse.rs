@@ -13,10 +13,7 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -25,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{http_get, prometheus::Scrape, scratch_dir, Client, ROOM};
+use common::{http_get, process::ServerProcess, prometheus::Scrape, Client, ROOM};
 use futures_util::StreamExt;
 use signaling::protocol::ServerMessage;
 use tokio::{
@@ -50,77 +47,6 @@ const LEGIT_TICK: Duration = Duration::from_millis(25);
 
 const P99_LIMIT: Duration = Duration::from_millis(50);
 const RSS_GROWTH_LIMIT_KB: u64 = 20 * 1024;
-
-/// The server binary, killed if the test fails.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    stderr: PathBuf,
-}
-
-impl ServerProcess {
-    fn spawn() -> Self {
-        let stderr = scratch_dir("abuse").join("stderr.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_signaling"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--max-message-bytes", &MAX_MESSAGE_BYTES.to_string()])
-            // All 100 attackers come from 127.0.0.1; this test is about their frames.
-            .args(["--max-connections-per-ip", "1000"])
-            .env(
-                "RUST_LOG",
-                std::env::var("ABUSE_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        Self {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/<pid>/status")
-    }
-
-    /// CPU time the server has used (user + system), in clock ticks of 10 ms.
-    fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the parenthesised command name; utime and stime are 14th and 15th.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split(' ').collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The payload of frame `i` of an attacker (`true`: text, `false`: binary): malformed JSON,
 /// binary garbage, oversize, wrong shape, bad ids; every 500th is beyond the WebSocket layer's
@@ -353,7 +279,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn flood_of_bad_frames_neither_crashes_nor_slows_nor_bloats_the_server() {
-    let mut server = ServerProcess::spawn();
+    let max_message = MAX_MESSAGE_BYTES.to_string();
+    // All 100 attackers come from 127.0.0.1; this test is about their frames.
+    let mut server = ServerProcess::spawn(
+        "abuse",
+        &[
+            "--max-message-bytes",
+            &max_message,
+            "--max-connections-per-ip",
+            "1000",
+        ],
+        None,
+    );
     let addr = server.addr;
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -4,6 +4,7 @@
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
+    path::PathBuf,
     process::{Child, Command, Stdio},
 };
 
@@ -18,6 +19,8 @@ use super::{scratch_dir, STEP};
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// Where the server's log goes (`SERVER_LOG` sets its level, `warn` by default).
+    pub stderr: PathBuf,
 }
 
 impl ServerProcess {
@@ -39,10 +42,13 @@ impl ServerProcess {
         let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(stderr).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -55,7 +61,11 @@ impl ServerProcess {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .unwrap();
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            stderr,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -64,6 +74,15 @@ impl ServerProcess {
 
     pub fn rss_kb(&self) -> u64 {
         rss_kb(self.child.id())
+    }
+
+    /// CPU time the server has used (user + system), in clock ticks of 10 ms.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // The fields after the parenthesised command name; utime and stime are 14th and 15th.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
     }
 
     pub fn is_running(&mut self) -> bool {
