@@ -9,7 +9,7 @@ use crdt::history::{self, EditSession};
 use crdt::{BoardView, WidgetBody};
 use leptos::prelude::*;
 
-use crate::browser;
+use crate::pages::ago;
 use crate::pages::board::SessionHandle;
 
 /// Sessions listed at first, and added by each "Show older".
@@ -62,18 +62,9 @@ fn colour_of(actor: &str) -> String {
     format!("hsl({hue} 65% 45%)")
 }
 
+/// "3 min ago" for a change's time (seconds since the epoch).
 fn when(secs: i64) -> String {
-    let then_ms = secs.saturating_mul(1000) as f64;
-    let ago = ((browser::now_ms() as f64 - then_ms) / 1000.0).max(0.0) as u64;
-    match ago {
-        0..=59 => "just now".to_owned(),
-        60..=3599 => format!("{} min ago", ago / 60),
-        3600..=86_399 => format!("{} h ago", ago / 3600),
-        _ => {
-            let date = js_sys::Date::new(&then_ms.into());
-            String::from(date.to_locale_string("default", &js_sys::Object::new()))
-        }
-    }
+    ago(secs.saturating_mul(1000) as f64)
 }
 
 /// Read the newest `count` sessions (with summaries) into the list.

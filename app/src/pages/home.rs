@@ -6,6 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, File, HtmlInputElement};
 
 use crate::browser::{self, file, random};
+use crate::pages::ago;
 use crate::route::{board_href, BOARD_PATH};
 use crate::storage::{chunk_key, BoardRecord, Store};
 
@@ -127,17 +128,6 @@ pub fn HomePage() -> impl IntoView {
                 </ul>
             </section>
         </main>
-    }
-}
-
-/// "3 min ago" for a time in ms since the epoch.
-fn ago(then_ms: f64) -> String {
-    let secs = ((browser::now_ms() as f64 - then_ms) / 1000.0).max(0.0) as u64;
-    match secs {
-        0..=59 => "just now".to_owned(),
-        60..=3599 => format!("{} min ago", secs / 60),
-        3600..=86_399 => format!("{} h ago", secs / 3600),
-        _ => format!("{} days ago", secs / 86_400),
     }
 }
 

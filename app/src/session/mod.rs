@@ -465,6 +465,26 @@ impl Session {
         }
     }
 
+    /// Apply `f`, whose changes no field made (a restored version, a merged file): if the board
+    /// changed, the UI reads it whole again, and storage and peers get the changes like any
+    /// edit's (merged changes are not the engine's commit, so their `DocChanged` is added here).
+    fn rewrite(&mut self, f: impl FnOnce(&mut Board)) {
+        let before = self.engine.board_mut().take_changes();
+        self.changes.extend(before);
+        let heads = self.engine.board_mut().heads();
+        f(self.engine.board_mut());
+        let mut effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+        if self.engine.board_mut().heads() != heads {
+            self.engine.board_mut().take_changes();
+            self.changes.push(BoardChange::All);
+            self.view_dirty = true;
+            if !effects.iter().any(|e| matches!(e, Effect::DocChanged)) {
+                effects.insert(0, Effect::DocChanged);
+            }
+        }
+        self.run(effects);
+    }
+
     /// Our name goes into the document with our first edit (and after a rename).
     fn note_author(&mut self) {
         if let Err(e) = self.engine.board_mut().note_author(&self.author) {
@@ -569,32 +589,19 @@ impl Session {
             Input::SetAuthor(author) => self.author = author,
             Input::NetworkHint => self.network_hint(),
             Input::Rewrite(edit) => {
-                let before = self.engine.board_mut().take_changes();
-                self.changes.extend(before);
                 self.note_author();
-                if let Err(e) = edit(self.engine.board_mut()) {
-                    warn(&format!("meshboard: edit failed: {e}"));
-                }
-                let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
-                self.engine.board_mut().take_changes();
-                self.changes.push(BoardChange::All);
-                self.view_dirty = true;
-                self.run(effects);
+                self.rewrite(|board| {
+                    if let Err(e) = edit(board) {
+                        warn(&format!("meshboard: edit failed: {e}"));
+                    }
+                })
             }
             Input::Merge(bytes, reply) => {
-                let before = self.engine.board_mut().take_changes();
-                self.changes.extend(before);
-                let result = crdt::import::merge_file(self.engine.board_mut(), &bytes);
-                if matches!(&result, Ok(m) if m.new_changes > 0) {
-                    // like changes from another tab: shown, stored, and offered to every peer
-                    self.engine.board_mut().take_changes();
-                    self.changes.push(BoardChange::All);
-                    self.view_dirty = true;
-                    let mut effects = vec![Effect::DocChanged];
-                    effects.extend(self.engine.handle(Event::LocalChange, browser::now_ms()));
-                    self.run(effects);
+                let mut result = None;
+                self.rewrite(|board| result = Some(crdt::import::merge_file(board, &bytes)));
+                if let Some(result) = result {
+                    reply(result);
                 }
-                reply(result);
             }
             Input::Edit(edit) => {
                 // what came before the edit is news to the UI; the edit's own splices of a note
