@@ -19,6 +19,7 @@ use automerge::{
 
 mod authors;
 mod changes;
+mod cursor;
 mod read;
 
 pub use authors::{valid_colour, Author, MAX_NAME_CHARS};

@@ -3,5 +3,7 @@
 //! in and carries the decisions out.
 
 pub mod persist;
+pub mod presence;
 
 pub use persist::{PersistPolicy, Persister};
+pub use presence::{Presence, PresenceEffect};
