@@ -71,3 +71,21 @@ pub fn rename(name: &str) -> Author {
     }
     current()
 }
+
+const PROFILE_KEY: &str = "meshboard:profile";
+
+/// This browser profile's random id in presence: the tabs of one profile are one person.
+pub fn profile() -> String {
+    let stored = storage().and_then(|s| s.get_item(PROFILE_KEY).ok().flatten());
+    if let Some(p) = stored.filter(|p| {
+        (8..=32).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return p;
+    }
+    let bytes = crate::browser::random::bytes::<12>().unwrap_or([0; 12]);
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    set(PROFILE_KEY, &id);
+    id
+}

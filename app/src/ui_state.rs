@@ -152,6 +152,20 @@ pub struct Ui {
     pub storage_error: RwSignal<Option<String>>,
     /// Evidence of tampering or an impostor, shown in `security-warning`.
     pub security: RwSignal<Option<String>>,
+    /// Everyone else on the board now (presence), by name.
+    pub people: RwSignal<Vec<crdt::session::presence::Person>>,
+    /// Their carets in notes, at their places in the text shown here.
+    pub carets: RwSignal<Vec<RemoteCaret>>,
+}
+
+/// Another person's caret and selection in a note, in code points of the text shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCaret {
+    pub widget: String,
+    pub name: String,
+    pub colour: String,
+    pub anchor: usize,
+    pub head: usize,
 }
 
 impl Ui {
@@ -167,6 +181,8 @@ impl Ui {
             save: RwSignal::new(SaveState::Saved),
             storage_error: RwSignal::new(None),
             security: RwSignal::new(None),
+            people: RwSignal::new(Vec::new()),
+            carets: RwSignal::new(Vec::new()),
         }
     }
 }

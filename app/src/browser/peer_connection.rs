@@ -122,6 +122,17 @@ impl PeerConnection {
             .create_data_channel_with_data_channel_dict(label, &init)
     }
 
+    /// A channel both sides create with the same `id` (no announcement in the session): each
+    /// link's presence channel.
+    pub fn create_negotiated_channel(&self, label: &str, id: u16) -> RtcDataChannel {
+        let init = RtcDataChannelInit::new();
+        init.set_ordered(true);
+        init.set_negotiated(true);
+        init.set_id(id);
+        self.pc
+            .create_data_channel_with_data_channel_dict(label, &init)
+    }
+
     pub fn has_remote_description(&self) -> bool {
         self.pc.remote_description().is_some()
     }

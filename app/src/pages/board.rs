@@ -55,6 +55,12 @@ impl SessionHandle {
             .with_value(|cell| dispatch(cell, Input::Rewrite(Box::new(f))));
     }
 
+    /// Where the user is (a widget, a caret), for the others to see.
+    pub fn whereabouts(self, w: crate::session::Whereabouts) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::Whereabouts(w)));
+    }
+
     /// Apply `f` to the board, commit it and send it to every connected peer.
     pub fn edit(self, f: impl FnOnce(&mut Board) -> Result<(), BoardError> + 'static) {
         self.0
@@ -110,6 +116,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     <span data-testid="peer-count">{move || ui.peers.get()}</span>
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
                 </span>
+                <crate::pages::presence::Avatars/>
                 <crate::pages::my_name::MyName/>
                 <HistoryButton/>
                 <button class="button small" data-testid="offline-toggle"

@@ -4,6 +4,7 @@ pub mod history;
 pub mod home;
 pub mod link_error;
 pub mod my_name;
+pub mod presence;
 
 use crate::browser;
 

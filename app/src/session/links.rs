@@ -28,6 +28,10 @@ impl Session {
         debug(&format!("meshboard: link {gen} to {peer}: {role:?}"));
         match PeerConnection::new(&self.ice_servers, self.peer_callbacks(peer, gen)) {
             Ok(pc) => {
+                let presence = DataChannel::new(
+                    pc.create_negotiated_channel("presence", presence::PRESENCE_CHANNEL_ID),
+                    self.presence_channel_callbacks(peer, gen),
+                );
                 let (weak, p) = (self.weak.clone(), peer.clone());
                 let setup = Timeout::new(LINK_SETUP_MS, move || {
                     dispatch_weak(&weak, Input::SetupTimeout(p, gen))
@@ -41,6 +45,8 @@ impl Session {
                         role,
                         pc,
                         channel: None,
+                        presence: Some(presence),
+                        early_presence: None,
                         proved: false,
                         open: false,
                         pending: Vec::new(),
@@ -239,8 +245,9 @@ impl Session {
                 self.failures.remove(&peer);
                 let effects = self
                     .engine
-                    .handle(Event::Connected(peer), browser::now_ms());
+                    .handle(Event::Connected(peer.clone()), browser::now_ms());
                 self.run(effects);
+                self.presence_connected(&peer);
             }
             ChannelEvent::Refused(why) => {
                 self.link_failed(&peer, &format!("it sent {why}"));
@@ -257,6 +264,7 @@ impl Session {
                     .engine
                     .handle(Event::Disconnected(peer.clone()), browser::now_ms());
                 self.run(effects);
+                self.presence_disconnected(peer);
             }
         }
     }

@@ -10,6 +10,7 @@
 
 mod links;
 mod persist;
+mod presence;
 mod reading;
 mod socket;
 mod tab_sync;
@@ -21,7 +22,7 @@ use std::rc::{Rc, Weak};
 use crdt::board::BoardChange;
 use crdt::engine::MAX_PEERS;
 use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
-use crdt::session::{PersistPolicy, Persister};
+use crdt::session::{PersistPolicy, Persister, Presence, PresenceEffect};
 use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{
@@ -40,7 +41,8 @@ use crate::browser::{self, debug, warn};
 use crate::peer_signal::{Candidate, PeerSignal};
 use crate::storage::{self, BoardRecord, StorageError, Store};
 use crate::tabs::TabMessage;
-use crate::ui_state::{BoardUpdate, ConnStatus, SaveState, Ui};
+use crate::ui_state::{BoardUpdate, ConnStatus, RemoteCaret, SaveState, Ui};
+pub use presence::Whereabouts;
 
 /// Inputs waiting to be handled; more than this means something is flooding us.
 const MAX_QUEUE: usize = 4096;
@@ -111,6 +113,12 @@ pub enum Input {
     Reread,
     /// The user's "work offline" switch.
     SetOffline(bool),
+    /// Something on a link's presence channel.
+    PresenceChannel(PeerId, u64, ChannelEvent),
+    /// Presence's timer (a held change, a heartbeat, a peer's timeout).
+    PresenceTick,
+    /// Where the user is on the board, for the others to see.
+    Whereabouts(Whereabouts),
 }
 
 /// A stored chunk: its key and its bytes (`None` if the record was not bytes).
@@ -173,6 +181,10 @@ struct Link {
     role: Role,
     pc: PeerConnection,
     channel: Option<DataChannel>,
+    /// Presence (ephemeral) goes on a channel of its own, heard only once the link is open.
+    presence: Option<DataChannel>,
+    /// The latest presence message that came before the peer's proof.
+    early_presence: Option<Vec<u8>>,
     /// Our proof went out (a channel can report "open" twice: on announcement and as an event).
     proved: bool,
     /// The peer proved over this channel that it holds the board's key: board data may flow.
@@ -237,6 +249,11 @@ pub struct Session {
     network_hints: Vec<crate::browser::listener::Listener>,
     /// Who edits here, recorded on the board with the first edit (`Board::note_author`).
     author: crdt::board::Author,
+    presence: Presence,
+    /// Fires at `presence.wake_at()` while there are links.
+    presence_wake: Option<(u64, Timeout)>,
+    /// Who is shown (or their carets) may have changed.
+    presence_dirty: bool,
     weak: Weak<SessionCell>,
 }
 
@@ -251,6 +268,8 @@ pub struct UiUpdate {
     save: SaveState,
     storage_error: Option<String>,
     security: Option<String>,
+    /// Other people and their carets, when they may have changed.
+    presence: Option<(Vec<crdt::session::presence::Person>, Vec<RemoteCaret>)>,
 }
 
 impl UiUpdate {
@@ -278,6 +297,14 @@ impl UiUpdate {
         }
         if self.security.is_some() && self.ui.security.get_untracked() != self.security {
             self.ui.security.set(self.security);
+        }
+        if let Some((people, carets)) = self.presence {
+            if self.ui.people.with_untracked(|p| *p != people) {
+                self.ui.people.set(people);
+            }
+            if self.ui.carets.with_untracked(|c| *c != carets) {
+                self.ui.carets.set(carets);
+            }
         }
     }
 }
@@ -330,6 +357,7 @@ impl SessionCell {
         board.watch_changes();
         let tab = random_id()?;
         let keys = secret.keys();
+        let author = crate::identity::current();
         // Rebuilt for our peer id on each welcome (it is bound into every sealed payload).
         let sealer = Sealer::new(&keys.seal, &keys.room_id, "");
         let cell = Rc::new_cyclic(|weak| SessionCell {
@@ -377,7 +405,10 @@ impl SessionCell {
                 tab_heads: Vec::new(),
                 tab_snapshot_at: None,
                 tab_snapshot_due: None,
-                author: crate::identity::current(),
+                presence: Presence::new(presence::initial_state(&author)),
+                presence_wake: None,
+                presence_dirty: false,
+                author,
                 network_hints: Vec::new(),
                 weak: weak.clone(),
             }),
@@ -418,6 +449,8 @@ impl SessionCell {
     pub fn shutdown(&self) {
         self.queue.borrow_mut().clear();
         if let Ok(mut s) = self.state.try_borrow_mut() {
+            s.presence_goodbye();
+            s.presence_wake = None;
             s.reconnect = None;
             s.persist.wake = None;
             s.retries.clear();
@@ -434,6 +467,9 @@ impl SessionCell {
 
 impl Session {
     fn ui_update(&mut self) -> UiUpdate {
+        // carets move with the text; who is shown changes with presence
+        let presence = (std::mem::take(&mut self.presence_dirty) || self.view_dirty)
+            .then(|| (self.presence.people(), self.remote_carets()));
         let board = if std::mem::take(&mut self.view_dirty) {
             self.board_update()
         } else {
@@ -462,6 +498,7 @@ impl Session {
             },
             storage_error: self.persist.error.clone(),
             security: self.security.clone(),
+            presence,
         }
     }
 
@@ -586,7 +623,13 @@ impl Session {
                 }
             }
             Input::Read(read) => read(self.engine.board_mut()),
-            Input::SetAuthor(author) => self.author = author,
+            Input::SetAuthor(author) => {
+                self.presence_rename(&author);
+                self.author = author;
+            }
+            Input::PresenceChannel(peer, gen, event) => self.on_presence_channel(peer, gen, event),
+            Input::PresenceTick => self.presence_tick(),
+            Input::Whereabouts(w) => self.set_whereabouts(w),
             Input::NetworkHint => self.network_hint(),
             Input::Rewrite(edit) => {
                 self.note_author();

@@ -3,5 +3,6 @@
 pub mod collab_text;
 pub mod counter;
 pub mod note;
+pub mod remote_carets;
 pub mod tasks;
 pub mod widget;

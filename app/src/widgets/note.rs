@@ -11,7 +11,20 @@ use web_sys::HtmlTextAreaElement;
 use super::collab_text::apply_remote;
 use crate::browser::warn;
 use crate::pages::board::SessionHandle;
-use crate::ui_state::{TextEdit, TextFeed};
+use crate::session::Whereabouts;
+use crate::ui_state::{TextEdit, TextFeed, Ui};
+
+/// Code point index of UTF-16 offset `at` in `s` (the field's selection offsets).
+fn code_points_at(s: &str, at: u32) -> usize {
+    let mut units = 0u32;
+    for (i, c) in s.chars().enumerate() {
+        if units >= at {
+            return i;
+        }
+        units += c.len_utf16() as u32;
+    }
+    s.chars().count()
+}
 
 /// Byte offset of code point `index` in `s`, if `s` has that many.
 fn byte_at(s: &str, index: usize) -> Option<usize> {
@@ -49,9 +62,86 @@ fn apply_splice(el: &HtmlTextAreaElement, shown: &mut String, s: &Splice) -> boo
 #[component]
 pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
     let session = expect_context::<SessionHandle>();
+    let ui = expect_context::<Ui>();
     let node = NodeRef::<html::Textarea>::new();
+    let layer = NodeRef::<html::Div>::new();
     // what the field shows and the board holds, as far as the edits that reached the field go
     let shown = StoredValue::new_local(String::new());
+    // bumped whenever `shown` changes, for the carets layer
+    let text_changed = ArcTrigger::new();
+    let carets = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            ui.carets.with(|all| {
+                all.iter()
+                    .filter(|c| c.widget == id)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    // the layer is laid out once per frame at most, and only while someone's caret is here
+    let layer_due = StoredValue::new_local(false);
+    let draw_layer = move || {
+        if layer_due.get_value() {
+            return;
+        }
+        layer_due.set_value(true);
+        request_animation_frame(move || {
+            let _ = layer_due.try_set_value(false);
+            let (Some(el), Some(layer)) = (node.get_untracked(), layer.get_untracked()) else {
+                return;
+            };
+            let carets = carets.try_get_untracked().unwrap_or_default();
+            shown.try_with_value(|text| super::remote_carets::render(&layer, &el, text, &carets));
+        });
+    };
+    {
+        let text_changed = text_changed.clone();
+        Effect::new(move |_| {
+            text_changed.track();
+            if !carets.with(Vec::is_empty) || layer.get().is_some_and(|l| !l.hidden()) {
+                draw_layer();
+            }
+        });
+    }
+    let sync_scroll = move |_| {
+        if let (Some(el), Some(layer)) = (node.get_untracked(), layer.get_untracked()) {
+            layer.set_scroll_top(el.scroll_top());
+        }
+    };
+    // our own caret, for the others: sent when it moved
+    let last_caret = StoredValue::new_local(None::<(usize, usize)>);
+    let report_caret = {
+        let id = id.clone();
+        move || {
+            let Some(el) = node.get_untracked() else {
+                return;
+            };
+            let (Ok(Some(start)), Ok(Some(end))) = (el.selection_start(), el.selection_end())
+            else {
+                return;
+            };
+            let backward = el.selection_direction().ok().flatten().as_deref() == Some("backward");
+            let (start, end) =
+                shown.with_value(|s| (code_points_at(s, start), code_points_at(s, end)));
+            let (anchor, head) = if backward { (end, start) } else { (start, end) };
+            if last_caret.get_value() == Some((anchor, head)) {
+                return;
+            }
+            last_caret.set_value(Some((anchor, head)));
+            session.whereabouts(Whereabouts::Caret {
+                widget: id.clone(),
+                anchor,
+                head,
+            });
+        }
+    };
+    let on_blur = move |_| {
+        last_caret.set_value(None);
+        session.whereabouts(Whereabouts::NoCaret);
+    };
+    let text_changed_by_feed = text_changed.clone();
     Effect::new(move |_| {
         feed.track();
         let Some(el) = node.get() else { return };
@@ -74,6 +164,7 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
                 }
             }
         }
+        text_changed_by_feed.notify();
     });
     let on_input = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
@@ -83,9 +174,20 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
         shown.set_value(value);
         let id = id.clone();
         session.edit(move |b| b.splice_note(&id, splice.index, splice.delete, &splice.insert));
+        text_changed.notify();
     };
+    let caret_on_input = report_caret.clone();
+    let (caret_on_key, caret_on_select) = (report_caret.clone(), report_caret.clone());
     view! {
-        <textarea node_ref=node data-testid="note-text" class="note-text" placeholder="Write something…"
-            spellcheck="true" on:input=on_input></textarea>
+        <div class="note-field">
+            <textarea node_ref=node data-testid="note-text" class="note-text" placeholder="Write something…"
+                spellcheck="true"
+                on:input=move |ev| { on_input(ev); caret_on_input() }
+                on:keyup=move |_| caret_on_key()
+                on:selectionchange=move |_| caret_on_select()
+                on:mouseup=move |_| report_caret()
+                on:blur=on_blur on:scroll=sync_scroll></textarea>
+            <div node_ref=layer class="note-carets" aria-hidden="true" hidden></div>
+        </div>
     }
 }

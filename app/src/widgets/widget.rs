@@ -3,6 +3,8 @@ use leptos::prelude::*;
 
 use super::{counter::CounterWidget, note::NoteWidget, tasks::TasksWidget};
 use crate::pages::board::SessionHandle;
+use crate::pages::presence::{in_widget, WidgetPresence};
+use crate::session::Whereabouts;
 use crate::ui_state::Ui;
 
 fn label(kind: WidgetKind) -> &'static str {
@@ -28,6 +30,26 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
             session.edit(move |b| b.remove_widget(&id));
         }
     };
+    let people = in_widget(ui, id.clone());
+    let ring = move || people.with(|p| p.first().map(|(_, colour)| colour.clone()));
+    let card = NodeRef::<leptos::html::Article>::new();
+    let focus_in = {
+        let id = id.clone();
+        move |_| session.whereabouts(Whereabouts::Focus(Some(id.clone())))
+    };
+    // leaving for somewhere outside the card (not from one of its fields to another)
+    let focus_out = move |ev: web_sys::FocusEvent| {
+        use wasm_bindgen::JsCast;
+        let to = ev
+            .related_target()
+            .and_then(|t| t.dyn_into::<web_sys::Node>().ok());
+        let inside = card
+            .get_untracked()
+            .is_some_and(|c| c.contains(to.as_ref()));
+        if !inside {
+            session.whereabouts(Whereabouts::Focus(None));
+        }
+    };
     let inner = match kind {
         WidgetKind::Note => view! { <NoteWidget id=id.clone() feed=cell.text/> }.into_any(),
         WidgetKind::Tasks => {
@@ -48,9 +70,12 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
         }
     };
     view! {
-        <article class=format!("widget kind-{}", kind.as_str()) data-testid="widget" data-kind=kind.as_str()>
+        <article class=format!("widget kind-{}", kind.as_str()) data-testid="widget" data-kind=kind.as_str()
+            node_ref=card class:has-presence=move || ring().is_some() style:outline-color=ring
+            on:focusin=focus_in on:focusout=focus_out>
             <header class="widget-head">
                 <span class="widget-label">{label(kind)}</span>
+                <WidgetPresence people/>
                 <button class="icon-button" data-testid="widget-remove" title="Remove this widget"
                     aria-label="Remove this widget" on:click=remove>"×"</button>
             </header>
