@@ -21,11 +21,13 @@ mod authors;
 mod changes;
 mod cursor;
 mod read;
+mod undo;
 
 pub use authors::{valid_colour, Author, MAX_NAME_CHARS};
 pub use changes::BoardChange;
 use changes::Watch;
 use read::Reading;
+pub use undo::UndoStack;
 
 use crate::error::BoardError;
 use crate::text_diff;

@@ -272,6 +272,8 @@ pub struct Engine {
     reported_wake: Option<u64>,
     /// Pushes of the whole board to peers that say they have nothing.
     full_pushes: PushBudget,
+    /// The change the last [`Event::LocalChange`] committed, until taken.
+    committed: Option<ChangeHash>,
 }
 
 impl Engine {
@@ -289,7 +291,13 @@ impl Engine {
             held: false,
             reported_wake: None,
             full_pushes: PushBudget::default(),
+            committed: None,
         }
+    }
+
+    /// The change the last [`Event::LocalChange`] committed, if it committed one (for undo).
+    pub fn take_committed(&mut self) -> Option<ChangeHash> {
+        self.committed.take()
     }
 
     pub fn config(&self) -> &Config {
@@ -382,7 +390,8 @@ impl Engine {
 
     fn local_change(&mut self, cx: &mut Cx) {
         let seconds = i64::try_from(cx.now / 1000).unwrap_or(i64::MAX);
-        if self.board.commit(seconds).is_some() {
+        self.committed = self.board.commit(seconds);
+        if self.committed.is_some() {
             cx.changed();
         }
         if cx.now >= self.send_allowed_at() {

@@ -171,6 +171,11 @@ impl<'a> Op<'a> {
         if let Some(clock) = clock {
             if self.is_inc() || self.is_mark() {
                 false
+            } else if self.is_counter() {
+                // Meshboard vendor patch: a counter stays visible through its increments, as
+                // `visible()` has it (reads at past heads returned nothing)
+                clock.covers(&self.op().id)
+                    && self.succ().all(|o| o.is_inc() || !clock.covers(o.id()))
             } else {
                 clock.covers(&self.op().id) && !self.succ().any(|i| clock.covers(i.id()))
             }
