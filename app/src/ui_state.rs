@@ -152,6 +152,8 @@ pub struct Ui {
     pub storage_error: RwSignal<Option<String>>,
     /// Evidence of tampering or an impostor, shown in `security-warning`.
     pub security: RwSignal<Option<String>>,
+    /// Whether this tab has something to undo, and something to redo.
+    pub undo: RwSignal<(bool, bool)>,
     /// Everyone else on the board now (presence), by name.
     pub people: RwSignal<Vec<crdt::session::presence::Person>>,
     /// Their carets in notes, at their places in the text shown here.
@@ -181,6 +183,7 @@ impl Ui {
             save: RwSignal::new(SaveState::Saved),
             storage_error: RwSignal::new(None),
             security: RwSignal::new(None),
+            undo: RwSignal::new((false, false)),
             people: RwSignal::new(Vec::new()),
             carets: RwSignal::new(Vec::new()),
         }

@@ -55,6 +55,12 @@ impl SessionHandle {
             .with_value(|cell| dispatch(cell, Input::Rewrite(Box::new(f))));
     }
 
+    /// Undo (or redo) this tab's last step.
+    pub fn undo(self, redo: bool) {
+        self.0
+            .with_value(|cell| dispatch(cell, Input::Undo { redo }));
+    }
+
     /// Where the user is (a widget, a caret), for the others to see.
     pub fn whereabouts(self, w: crate::session::Whereabouts) {
         self.0
@@ -117,6 +123,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
                 </span>
                 <crate::pages::presence::Avatars/>
+                <crate::pages::undo::UndoButtons/>
                 <crate::pages::my_name::MyName/>
                 <HistoryButton/>
                 <button class="button small" data-testid="offline-toggle"

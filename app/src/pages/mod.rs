@@ -5,6 +5,7 @@ pub mod home;
 pub mod link_error;
 pub mod my_name;
 pub mod presence;
+pub mod undo;
 
 use crate::browser;
 

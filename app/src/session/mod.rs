@@ -119,6 +119,10 @@ pub enum Input {
     PresenceTick,
     /// Where the user is on the board, for the others to see.
     Whereabouts(Whereabouts),
+    /// Undo (`false`) or redo (`true`) this tab's last step.
+    Undo {
+        redo: bool,
+    },
 }
 
 /// A stored chunk: its key and its bytes (`None` if the record was not bytes).
@@ -250,6 +254,8 @@ pub struct Session {
     /// Who edits here, recorded on the board with the first edit (`Board::note_author`).
     author: crdt::board::Author,
     presence: Presence,
+    /// This tab's own steps to undo and redo (gone on reload).
+    undo: crdt::board::UndoStack,
     /// Fires at `presence.wake_at()` while there are links.
     presence_wake: Option<(u64, Timeout)>,
     /// Who is shown (or their carets) may have changed.
@@ -268,6 +274,8 @@ pub struct UiUpdate {
     save: SaveState,
     storage_error: Option<String>,
     security: Option<String>,
+    /// Whether there is something to undo, and to redo.
+    undo: (bool, bool),
     /// Other people and their carets, when they may have changed.
     presence: Option<(Vec<crdt::session::presence::Person>, Vec<RemoteCaret>)>,
 }
@@ -297,6 +305,9 @@ impl UiUpdate {
         }
         if self.security.is_some() && self.ui.security.get_untracked() != self.security {
             self.ui.security.set(self.security);
+        }
+        if self.ui.undo.get_untracked() != self.undo {
+            self.ui.undo.set(self.undo);
         }
         if let Some((people, carets)) = self.presence {
             if self.ui.people.with_untracked(|p| *p != people) {
@@ -408,6 +419,7 @@ impl SessionCell {
                 presence: Presence::new(presence::initial_state(&author)),
                 presence_wake: None,
                 presence_dirty: false,
+                undo: crdt::board::UndoStack::default(),
                 author,
                 network_hints: Vec::new(),
                 weak: weak.clone(),
@@ -498,6 +510,7 @@ impl Session {
             },
             storage_error: self.persist.error.clone(),
             security: self.security.clone(),
+            undo: (self.undo.can_undo(), self.undo.can_redo()),
             presence,
         }
     }
@@ -510,7 +523,11 @@ impl Session {
         self.changes.extend(before);
         let heads = self.engine.board_mut().heads();
         f(self.engine.board_mut());
-        let mut effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+        let now = browser::now_ms();
+        let mut effects = self.engine.handle(Event::LocalChange, now);
+        if let Some(hash) = self.engine.take_committed() {
+            self.undo.record(hash, now);
+        }
         if self.engine.board_mut().heads() != heads {
             self.engine.board_mut().take_changes();
             self.changes.push(BoardChange::All);
@@ -630,6 +647,7 @@ impl Session {
             Input::PresenceChannel(peer, gen, event) => self.on_presence_channel(peer, gen, event),
             Input::PresenceTick => self.presence_tick(),
             Input::Whereabouts(w) => self.set_whereabouts(w),
+            Input::Undo { redo } => self.undo_step(redo),
             Input::NetworkHint => self.network_hint(),
             Input::Rewrite(edit) => {
                 self.note_author();
@@ -659,7 +677,11 @@ impl Session {
                 }
                 // the engine commits the edit (with its time): take its changes after that, as
                 // reading them closes the transaction
-                let effects = self.engine.handle(Event::LocalChange, browser::now_ms());
+                let now = browser::now_ms();
+                let effects = self.engine.handle(Event::LocalChange, now);
+                if let Some(hash) = self.engine.take_committed() {
+                    self.undo.record(hash, now);
+                }
                 let own = self.engine.board_mut().take_changes();
                 self.changes.extend(
                     own.into_iter()
@@ -669,5 +691,39 @@ impl Session {
                 self.run(effects);
             }
         }
+    }
+}
+
+impl Session {
+    /// Undo or redo this tab's last step: new changes, sent and stored like any edit, that the
+    /// fields hear of in full (no field made them).
+    fn undo_step(&mut self, redo: bool) {
+        let before = self.engine.board_mut().take_changes();
+        self.changes.extend(before);
+        let board = self.engine.board_mut();
+        let done = if redo {
+            self.undo.redo(board)
+        } else {
+            self.undo.undo(board)
+        };
+        match done {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => warn(&format!("meshboard: cannot undo: {e}")),
+        }
+        self.note_author();
+        let now = browser::now_ms();
+        let effects = self.engine.handle(Event::LocalChange, now);
+        if let Some(hash) = self.engine.take_committed() {
+            if redo {
+                self.undo.redone(hash, now);
+            } else {
+                self.undo.undone(hash, now);
+            }
+        }
+        let own = self.engine.board_mut().take_changes();
+        self.changes.extend(own);
+        self.view_dirty = true;
+        self.run(effects);
     }
 }

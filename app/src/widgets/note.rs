@@ -88,8 +88,11 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
         }
         layer_due.set_value(true);
         request_animation_frame(move || {
+            // the note may have been removed (and its reactive values disposed) meanwhile
             let _ = layer_due.try_set_value(false);
-            let (Some(el), Some(layer)) = (node.get_untracked(), layer.get_untracked()) else {
+            let (Some(Some(el)), Some(Some(layer))) =
+                (node.try_get_untracked(), layer.try_get_untracked())
+            else {
                 return;
             };
             let carets = carets.try_get_untracked().unwrap_or_default();
@@ -106,7 +109,9 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
         });
     }
     let sync_scroll = move |_| {
-        if let (Some(el), Some(layer)) = (node.get_untracked(), layer.get_untracked()) {
+        if let (Some(Some(el)), Some(Some(layer))) =
+            (node.try_get_untracked(), layer.try_get_untracked())
+        {
             layer.set_scroll_top(el.scroll_top());
         }
     };
@@ -115,7 +120,8 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
     let report_caret = {
         let id = id.clone();
         move || {
-            let Some(el) = node.get_untracked() else {
+            // events can come as the note is removed (a blur): its values may be gone
+            let Some(Some(el)) = node.try_get_untracked() else {
                 return;
             };
             let (Ok(Some(start)), Ok(Some(end))) = (el.selection_start(), el.selection_end())
@@ -123,13 +129,16 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
                 return;
             };
             let backward = el.selection_direction().ok().flatten().as_deref() == Some("backward");
-            let (start, end) =
-                shown.with_value(|s| (code_points_at(s, start), code_points_at(s, end)));
+            let Some((start, end)) =
+                shown.try_with_value(|s| (code_points_at(s, start), code_points_at(s, end)))
+            else {
+                return;
+            };
             let (anchor, head) = if backward { (end, start) } else { (start, end) };
-            if last_caret.get_value() == Some((anchor, head)) {
+            if last_caret.try_get_value() == Some(Some((anchor, head))) {
                 return;
             }
-            last_caret.set_value(Some((anchor, head)));
+            let _ = last_caret.try_set_value(Some((anchor, head)));
             session.whereabouts(Whereabouts::Caret {
                 widget: id.clone(),
                 anchor,
@@ -138,7 +147,7 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
         }
     };
     let on_blur = move |_| {
-        last_caret.set_value(None);
+        let _ = last_caret.try_set_value(None);
         session.whereabouts(Whereabouts::NoCaret);
     };
     let text_changed_by_feed = text_changed.clone();

@@ -44,7 +44,8 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
             .related_target()
             .and_then(|t| t.dyn_into::<web_sys::Node>().ok());
         let inside = card
-            .get_untracked()
+            .try_get_untracked()
+            .flatten()
             .is_some_and(|c| c.contains(to.as_ref()));
         if !inside {
             session.whereabouts(Whereabouts::Focus(None));
