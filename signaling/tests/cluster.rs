@@ -17,11 +17,15 @@ use signaling::protocol::{ErrorCode, ServerMessage};
 /// Member TTL of the instances under test: short, so that a dead instance's members go soon.
 const TTL_SECS: u64 = 2;
 
-/// An instance on `redis` (with extra `args`), once it says it is in sync with Redis.
+/// An instance on `redis` (with extra `args`; the member TTL is [`TTL_SECS`] unless they set
+/// it), once it says it is in sync with Redis.
 async fn instance(name: &str, redis: &RedisServer, args: &[&str]) -> ServerProcess {
     let ttl = TTL_SECS.to_string();
     let url = redis.url();
-    let mut all = vec!["--redis-url", &url, "--redis-member-ttl-secs", &ttl];
+    let mut all = vec!["--redis-url", &url];
+    if !args.contains(&"--redis-member-ttl-secs") {
+        all.extend(["--redis-member-ttl-secs", &ttl]);
+    }
     all.extend_from_slice(args);
     let server = ServerProcess::spawn(name, &all, None);
     redis_state(server.addr, "up").await;
@@ -118,6 +122,31 @@ async fn a_leave_on_one_instance_is_seen_on_the_other() {
     // And a newcomer on either instance does not see it.
     let (_c, peers) = joined(two.addr, ROOM).await;
     assert_eq!(peers, [a.id.clone()]);
+}
+
+#[tokio::test]
+async fn an_instance_that_shuts_down_takes_its_members_out_at_once() {
+    let redis = RedisServer::start();
+    // A long TTL: what is seen here is the goodbye, not the expiry.
+    let ttl = ["--redis-member-ttl-secs", "60"];
+    let one = instance("cluster-term-1", &redis, &ttl).await;
+    let two = instance("cluster-term-2", &redis, &ttl).await;
+    let (mut a, _) = joined(one.addr, ROOM).await;
+    let (mut b, _) = joined(two.addr, ROOM).await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerJoined { peer: b.id.clone() }
+    );
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &two.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    b.expect_error(ErrorCode::ServerShuttingDown).await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerLeft { peer: b.id.clone() }
+    );
 }
 
 #[tokio::test]

@@ -44,10 +44,12 @@ impl Cluster {
         let mut backoff = BACKOFF_MIN;
         loop {
             let end = self.session(&mut stop, &mut backoff).await;
-            self.set_up(false);
             if matches!(end, SessionEnd::Stop) {
+                // Still up: the connections that close now take their members out of Redis
+                // (announced at once, not after the TTL) through the command connection.
                 return;
             }
+            self.set_up(false);
             tracing::warn!(error = %end, retry_in_ms = backoff.as_millis() as u64, "redis session ended");
             let wait = jittered(backoff);
             backoff = (backoff * 2).min(BACKOFF_MAX);
