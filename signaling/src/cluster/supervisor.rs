@@ -16,6 +16,8 @@ use super::{
 /// First and longest wait before reconnecting.
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Rooms refreshed at once (each is one script call on the shared command connection).
+const REFRESH_CONCURRENCY: usize = 16;
 
 /// Why a session ended.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +90,7 @@ impl Cluster {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT));
-        let mut conn = tokio::time::timeout(
+        let conn = tokio::time::timeout(
             COMMAND_TIMEOUT,
             self.client
                 .get_multiplexed_async_connection_with_config(&config),
@@ -97,7 +99,7 @@ impl Cluster {
         *self.conn.write().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
         self.metrics.redis_connected();
         // Subscribed first, then registered: no event after our own registration is missed.
-        self.refresh_all(&mut conn, true).await?;
+        self.refresh_all(&conn, true).await?;
         self.set_up(true);
         *backoff = BACKOFF_MIN;
         tracing::info!(instance = %self.instance, "in sync with redis");
@@ -113,7 +115,7 @@ impl Cluster {
                     Some(msg) => self.on_message(&msg),
                     None => return Err(SessionEnd::SubscriptionLost),
                 },
-                _ = ticks.tick() => resync = self.refresh_all(&mut conn, resync).await?,
+                _ = ticks.tick() => resync = self.refresh_all(&conn, resync).await?,
                 () = self.failed.notified() => return Err(SessionEnd::CommandFailed),
                 _ = async { stop.wait_for(|stopping| *stopping).await.is_ok() } => return Err(SessionEnd::Stop),
             }
@@ -121,49 +123,58 @@ impl Cluster {
     }
 
     /// Refreshes this instance's members of every room (re-adding missing ones if `add`) and
-    /// repairs the view of the others' from what Redis lists. Returns whether a member of ours
-    /// was missing (the next refresh re-adds it).
+    /// repairs the view of the others' from what Redis lists, a few rooms at a time. Returns
+    /// whether a member of ours was missing (the next refresh re-adds it).
     async fn refresh_all(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &MultiplexedConnection,
         add: bool,
     ) -> Result<bool, SessionEnd> {
+        let mut refreshed = futures_util::stream::iter(self.rooms.local_members())
+            .map(|(room, peers)| {
+                let mut conn = conn.clone();
+                async move { self.refresh_room(&mut conn, &room, &peers, add).await }
+            })
+            .buffer_unordered(REFRESH_CONCURRENCY);
         let mut missing = false;
-        for (room, peers) in self.rooms.local_members() {
-            let members = tokio::time::timeout(
-                COMMAND_TIMEOUT,
-                self.scripts
-                    .refresh(conn, &room, &peers, &self.instance, self.ttl_ms(), add),
-            )
-            .await
-            .map_err(SessionEnd::from)
-            .and_then(|r| r.map_err(SessionEnd::from))
-            .inspect_err(|_| self.metrics.redis_error())?;
-            self.rooms
-                .reconcile(&room, &members, &self.instance, self.ttl);
-            if add {
-                // A peer that left while its registration was on the way was brought back:
-                // take it out again.
-                let now = self.rooms.local_members();
-                let still = now.iter().find(|(r, _)| *r == room).map(|(_, p)| p);
-                for peer in &peers {
-                    if !still.is_some_and(|p| p.contains(peer)) {
-                        self.scripts
-                            .leave(conn, &room, peer, &self.instance)
-                            .await?;
-                    }
-                }
-            } else {
-                let listed: Vec<&str> = members
-                    .iter()
-                    .filter_map(|m| wire::parse_member(m))
-                    .filter(|(_, i)| *i == self.instance)
-                    .map(|(p, _)| p)
-                    .collect();
-                missing |= peers.iter().any(|p| !listed.contains(&p.as_str()));
-            }
+        while let Some(result) = refreshed.next().await {
+            missing |= result.inspect_err(|_| self.metrics.redis_error())?;
         }
         Ok(missing)
+    }
+
+    /// [`Cluster::refresh_all`] for one room; whether a member of ours was missing.
+    async fn refresh_room(
+        &self,
+        conn: &mut MultiplexedConnection,
+        room: &str,
+        peers: &[String],
+        add: bool,
+    ) -> Result<bool, SessionEnd> {
+        let ttl_ms = self.ttl_ms();
+        let refresh = self
+            .scripts
+            .refresh(conn, room, peers, &self.instance, ttl_ms, add);
+        let members = tokio::time::timeout(COMMAND_TIMEOUT, refresh).await??;
+        self.rooms
+            .reconcile(room, &members, &self.instance, self.ttl);
+        if add {
+            // A peer that left while its registration was on the way was brought back: take it
+            // out again.
+            let still = self.rooms.local_peers(room);
+            for peer in peers.iter().filter(|p| !still.contains(p)) {
+                let leave = self.scripts.leave(conn, room, peer, &self.instance);
+                tokio::time::timeout(COMMAND_TIMEOUT, leave).await??;
+            }
+            return Ok(false);
+        }
+        let listed: Vec<&str> = members
+            .iter()
+            .filter_map(|m| wire::parse_member(m))
+            .filter(|(_, instance)| *instance == self.instance)
+            .map(|(peer, _)| peer)
+            .collect();
+        Ok(peers.iter().any(|p| !listed.contains(&p.as_str())))
     }
 
     /// One message from a subscription: checked, then applied to the rooms.

@@ -156,6 +156,14 @@ impl Rooms {
             .collect()
     }
 
+    /// This instance's peers in `room`.
+    pub fn local_peers(&self, room: &str) -> Vec<String> {
+        self.lock()
+            .get(room)
+            .map(|entry| entry.peers.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Members of other instances in the rooms this instance has peers in.
     pub fn remote_count(&self) -> usize {
         self.lock().values().map(|r| r.remote.len()).sum()
