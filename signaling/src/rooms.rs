@@ -105,6 +105,8 @@ pub struct Rooms {
     rooms: Mutex<HashMap<String, Room>>,
     max_peers: usize,
     ice_servers: IceServers,
+    /// Shared with other instances (`--redis-url`): rooms may hold remote members.
+    shared: bool,
 }
 
 impl Rooms {
@@ -113,7 +115,14 @@ impl Rooms {
             rooms: Mutex::default(),
             max_peers,
             ice_servers,
+            shared: false,
         }
+    }
+
+    /// These rooms are shared with other instances through Redis (see [`crate::cluster`]).
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
@@ -226,7 +235,8 @@ impl Rooms {
         to: &str,
         data: String,
     ) -> Result<Route, Refusal> {
-        {
+        // Alone (no `--redis-url`), every peer is local: one lock, as ever.
+        if self.shared {
             let rooms = self.lock();
             let Some(entry) = rooms.get(room).filter(|e| e.is_member(from, conn)) else {
                 return Err(Refusal::new(ErrorCode::NotJoined, "not in a room"));

@@ -123,7 +123,11 @@ impl AppState {
             config.turn_secret.as_ref(),
             Duration::from_secs(config.turn_ttl_secs),
         );
-        let rooms = Arc::new(Rooms::new(config.max_peers_per_room, ice_servers));
+        let mut rooms = Rooms::new(config.max_peers_per_room, ice_servers);
+        if config.redis_url.is_some() {
+            rooms = rooms.shared();
+        }
+        let rooms = Arc::new(rooms);
         let metrics = Arc::new(Metrics::new().map_err(ServerError::Metrics)?);
         let cluster = match &config.redis_url {
             Some(url) => Some(Cluster::new(

@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn remote_members_are_announced_once_routed_and_counted() {
-        let rooms = Rooms::new(3, IceServers::default());
+        let rooms = Rooms::new(3, IceServers::default()).shared();
         let (a, mut qa) = Mailbox::new(1, &QueueBudget::new(usize::MAX, 1024));
         let members = vec!["b inst2".to_owned(), "bad".to_owned()];
         rooms
