@@ -189,7 +189,7 @@ impl Metrics {
             ))?,
             cluster_received: IntCounter::with_opts(opts(
                 "cluster_messages_received_total",
-                "Messages received from other instances through Redis.",
+                "Messages read from the Redis subscriptions: every instance's joins and leaves (this one's too), and signals for this instance's peers.",
             ))?,
             cluster_published: IntCounter::with_opts(opts(
                 "cluster_signals_published_total",

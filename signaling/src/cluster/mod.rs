@@ -26,6 +26,10 @@
 //!
 //! Messages read from Redis are checked before use ([`wire`]); the handling of each is a
 //! non-blocking update of [`Rooms`], so the subscription is drained as fast as Redis sends.
+//! (The `redis` crate hands subscription messages over through a channel of its own that has no
+//! bound; what keeps it short is that it is drained at once, and Redis' own
+//! `client-output-buffer-limit pubsub`, which cuts off a subscriber that falls behind: this
+//! instance then reconnects and resyncs.)
 
 mod scripts;
 mod supervisor;
