@@ -465,10 +465,13 @@ impl Connection {
                     self.state
                         .rooms
                         .join_with(&room, &self.peer_id, &self.mailbox, members);
-                if let (Err(_), Some(cluster), Registration::Members(_)) =
-                    (&joined, &self.state.cluster, &registration)
+                if let (Some(cluster), Registration::Members(_)) =
+                    (&self.state.cluster, &registration)
                 {
-                    cluster.leave(&room, &self.peer_id).await;
+                    match &joined {
+                        Ok(()) => cluster.announce_joined(&room, &self.peer_id).await,
+                        Err(_) => cluster.leave(&room, &self.peer_id).await,
+                    }
                 }
                 match joined {
                     Ok(()) => {

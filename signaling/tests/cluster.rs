@@ -311,6 +311,48 @@ async fn without_redis_each_instance_serves_alone_then_shares_again() {
     assert!(scrape.value("meshboard_signaling_redis_connections_total", &[]) >= 2.0);
 }
 
+/// Runs `redis-cli` against `redis` with `args`; with `last`, that one more argument is given on
+/// stdin (`-x`: no limit on its size).
+fn redis_cli(redis: &RedisServer, args: &[&str], last: Option<&str>) {
+    let mut command = std::process::Command::new("redis-cli");
+    command.args(["-p", &redis.port.to_string()]);
+    if last.is_some() {
+        command.arg("-x");
+    }
+    let mut cli = command
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = cli.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, last.unwrap_or_default().as_bytes()).unwrap();
+    drop(stdin);
+    assert!(cli.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn members_lost_by_redis_are_registered_again() {
+    let redis = RedisServer::start();
+    let one = instance("cluster-flush-1", &redis, &[]).await;
+    let two = instance("cluster-flush-2", &redis, &[]).await;
+    let (a, _) = joined(one.addr, ROOM).await;
+    // Redis forgets everything while the instances stay connected (as after a failover to an
+    // empty replica): the next refreshes find their members gone and add them again.
+    redis_cli(&redis, &["FLUSHALL"], None);
+    let (_b, peers) = joined(two.addr, ROOM).await;
+    assert!(peers.is_empty(), "{peers:?}");
+    let deadline = Instant::now() + STEP;
+    loop {
+        let (_c, peers) = joined(two.addr, ROOM).await;
+        if peers.contains(&a.id) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never registered again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn garbage_in_redis_is_dropped_and_counted() {
     let redis = RedisServer::start();
@@ -321,23 +363,7 @@ async fn garbage_in_redis_is_dropped_and_counted() {
         r#"{"type":"joined","room":"BAD","peer":"p","instance":"i"}"#.to_owned(),
         "x".repeat(200_000),
     ] {
-        // `-x`: the payload, the last argument, comes from stdin.
-        let mut cli = std::process::Command::new("redis-cli")
-            .args([
-                "-p",
-                &redis.port.to_string(),
-                "-x",
-                "PUBLISH",
-                "meshboard:members",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdin = cli.stdin.take().unwrap();
-        std::io::Write::write_all(&mut stdin, payload.as_bytes()).unwrap();
-        drop(stdin);
-        assert!(cli.wait().unwrap().success());
+        redis_cli(&redis, &["PUBLISH", "meshboard:members"], Some(&payload));
     }
     let deadline = Instant::now() + STEP;
     while metrics(one.addr)

@@ -3,8 +3,8 @@
 //! - **Membership** lives in Redis, one sorted set per room (`meshboard:room:<id>`) of
 //!   `"<peer> <instance>"` scored by an expiry that the holding instance extends every third of
 //!   `--redis-member-ttl-secs`. Joins and leaves are Lua scripts ([`scripts`]): the room limit is
-//!   checked and the member added in one atomic step, so it holds across instances, and the
-//!   script that changes membership also publishes the change. An instance that dies stops
+//!   checked and the member added in one atomic step, so it holds across instances; a join is
+//!   announced once the peer is in its room here, every other change by the script that makes it. An instance that dies stops
 //!   refreshing: the next refresh or join of any other instance in that room removes its expired
 //!   members and announces them as left.
 //! - **Events** travel over Redis **pub/sub**, not streams: every instance subscribes to
@@ -188,6 +188,16 @@ impl Cluster {
             Some(JoinReply::Members(members)) => Registration::Members(members),
             None => Registration::Alone,
         }
+    }
+
+    /// Tells the other instances that `peer`, registered by [`Cluster::join`], is in `room`
+    /// here now.
+    pub async fn announce_joined(&self, room: &str, peer: &str) {
+        let Some(mut conn) = self.connection() else {
+            return; // announced when Redis is back, at the resync
+        };
+        let announced = self.scripts.announce(&mut conn, room, peer, &self.instance);
+        self.command("announce", announced).await;
     }
 
     /// Removes `peer` from `room` in Redis (announced to the other instances), if it is there.

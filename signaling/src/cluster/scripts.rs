@@ -6,7 +6,7 @@
 
 use redis::{aio::MultiplexedConnection, Script};
 
-use super::wire::{member, room_key, MEMBERS_CHANNEL};
+use super::wire::{member, room_key, Event, MEMBERS_CHANNEL};
 
 /// Common prelude: `now` in milliseconds, and `announce(kind, member)` which publishes a
 /// `joined`/`left` event for a stored `"<peer> <instance>"` member of room `ARGV[1]`.
@@ -29,12 +29,14 @@ end
 "#;
 
 /// KEYS: room set. ARGV: room, channel, ttl ms, max peers, member.
-/// Returns `{"full"}`, or `{"ok", member...}` with every member after the join.
+/// Returns `{"full"}`, or `{"ok", member...}` with every member after the join. The join is not
+/// announced here but by the instance once the peer is in its room ([`Scripts::announce`]), so
+/// that no signal for it can arrive before it is there to take it.
 const JOIN: &str = r#"
 reap()
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {'full'} end
 local ttl = tonumber(ARGV[3])
-if redis.call('ZADD', KEYS[1], now + ttl, ARGV[5]) == 1 then announce('joined', ARGV[5]) end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], 2 * ttl)
 local out = redis.call('ZRANGE', KEYS[1], 0, -1)
 table.insert(out, 1, 'ok')
@@ -125,6 +127,34 @@ impl Scripts {
                 "the join script answered neither ok nor full",
             ))),
         }
+    }
+
+    /// Announces that `peer` of this instance joined `room` (see [`JOIN`]).
+    pub async fn announce(
+        &self,
+        conn: &mut MultiplexedConnection,
+        room: &str,
+        peer: &str,
+        instance: &str,
+    ) -> redis::RedisResult<()> {
+        let event = Event::Joined {
+            room: room.to_owned(),
+            peer: peer.to_owned(),
+            instance: instance.to_owned(),
+        };
+        let text = event.encode().map_err(|e| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "cannot encode an event",
+                e.to_string(),
+            ))
+        })?;
+        redis::cmd("PUBLISH")
+            .arg(MEMBERS_CHANNEL)
+            .arg(text)
+            .query_async::<i64>(conn)
+            .await
+            .map(drop)
     }
 
     pub async fn leave(
