@@ -505,7 +505,7 @@ impl Connection {
                 match self.state.rooms.relay(room, me, self.id, &to, data) {
                     Ok(Route::Remote { instance, data }) => {
                         if let Some(cluster) = &self.state.cluster {
-                            cluster.publish_signal(&instance, room, me, &to, data).await;
+                            cluster.publish_signal(&instance, room, me, &to, data);
                         }
                         self.state.metrics.message_relayed();
                         ControlFlow::Continue(())

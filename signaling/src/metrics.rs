@@ -197,7 +197,7 @@ impl Metrics {
             ))?,
             cluster_dropped: IntCounter::with_opts(opts(
                 "cluster_messages_dropped_total",
-                "Messages between instances dropped: malformed, oversized, or for a peer not there (or Redis down).",
+                "Messages between instances dropped: malformed, oversized, for a peer not there, or not published (Redis down, queue full).",
             ))?,
             registry,
         };
@@ -293,12 +293,12 @@ impl Metrics {
         self.cluster_received.inc();
     }
 
-    pub fn cluster_published(&self) {
-        self.cluster_published.inc();
+    pub fn cluster_published(&self, signals: u64) {
+        self.cluster_published.inc_by(signals);
     }
 
-    pub fn cluster_dropped(&self) {
-        self.cluster_dropped.inc();
+    pub fn cluster_dropped(&self, messages: u64) {
+        self.cluster_dropped.inc_by(messages);
     }
 
     /// The text exposition of every metric, with the gauges read from `rooms` now.

@@ -103,6 +103,27 @@ async fn peers_on_two_instances_meet_and_signal_both_ways() {
 }
 
 #[tokio::test]
+async fn a_burst_of_signals_crosses_instances_in_order() {
+    let redis = RedisServer::start();
+    let one = instance("cluster-burst-1", &redis, &[]).await;
+    let two = instance("cluster-burst-2", &redis, &[]).await;
+    let (mut a, _) = joined(one.addr, ROOM).await;
+    let (mut b, _) = joined(two.addr, ROOM).await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerJoined { peer: b.id.clone() }
+    );
+    // Within the default burst of the rate limit.
+    for i in 0..150 {
+        a.signal(&b.id, &format!("candidate {i}")).await;
+    }
+    for i in 0..150 {
+        expect_signal(&mut b, &a.id, &format!("candidate {i}")).await;
+    }
+    b.expect_nothing().await;
+}
+
+#[tokio::test]
 async fn a_leave_on_one_instance_is_seen_on_the_other() {
     let redis = RedisServer::start();
     let one = instance("cluster-leave-1", &redis, &[]).await;

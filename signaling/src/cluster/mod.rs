@@ -31,6 +31,7 @@
 //! `client-output-buffer-limit pubsub`, which cuts off a subscriber that falls behind: this
 //! instance then reconnects and resyncs.)
 
+mod outbox;
 mod scripts;
 mod supervisor;
 pub mod view;
@@ -93,6 +94,8 @@ pub struct Cluster {
     metrics: Arc<Metrics>,
     /// Largest relayed `data` (`--max-message-bytes`).
     max_data: usize,
+    /// Signals waiting to be published.
+    outbox: outbox::Outbox,
 }
 
 impl Cluster {
@@ -116,6 +119,7 @@ impl Cluster {
             rooms,
             metrics,
             max_data,
+            outbox: outbox::Outbox::new(),
         }))
     }
 
@@ -209,20 +213,14 @@ impl Cluster {
         self.command("leave", left).await;
     }
 
-    /// Publishes a signal for `to`, held by `instance`. Lost if Redis is down, as a signal to a
-    /// peer that just left is: the peers' own retries and the refresh of membership cover it.
-    pub async fn publish_signal(
-        &self,
-        instance: &str,
-        room: &str,
-        from: &str,
-        to: &str,
-        data: String,
-    ) {
-        let Some(mut conn) = self.connection() else {
-            self.metrics.cluster_dropped();
+    /// Hands a signal for `to`, held by `instance`, to the publisher ([`outbox`]); it is
+    /// dropped (and counted) if Redis is down or the queue is full, as a signal to a peer that
+    /// just left is: the peers' WebRTC set-up retries.
+    pub fn publish_signal(&self, instance: &str, room: &str, from: &str, to: &str, data: String) {
+        if !self.is_up() {
+            self.metrics.cluster_dropped(1);
             return;
-        };
+        }
         let event = Event::Signal {
             room: room.to_owned(),
             from: from.to_owned(),
@@ -232,20 +230,9 @@ impl Cluster {
         let Ok(text) = event.encode() else {
             return;
         };
-        let channel = wire::instance_channel(instance);
-        let published = async {
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(text)
-                .query_async::<i64>(&mut conn)
-                .await
-        };
-        if let Some(receivers) = self.command("publish", published).await {
-            self.metrics.cluster_published();
-            if receivers == 0 {
-                // That instance is gone; its members expire soon.
-                tracing::debug!(%instance, "a signal found no instance to take it");
-            }
+        if !self.outbox.push(instance, text) {
+            tracing::debug!("a signal for another instance was dropped: the queue is full");
+            self.metrics.cluster_dropped(1);
         }
     }
 }

@@ -43,6 +43,9 @@ impl From<tokio::time::error::Elapsed> for SessionEnd {
 impl Cluster {
     /// Keeps a session with Redis until `stop`.
     pub async fn run(self: std::sync::Arc<Self>, mut stop: watch::Receiver<bool>) {
+        if let Some(rx) = self.outbox.take_receiver() {
+            tokio::spawn(self.clone().publish_loop(rx, stop.clone()));
+        }
         let mut backoff = BACKOFF_MIN;
         loop {
             let end = self.session(&mut stop, &mut backoff).await;
@@ -184,7 +187,7 @@ impl Cluster {
             Ok(event) => event,
             Err(error) => {
                 tracing::warn!(%error, channel = msg.get_channel_name(), "dropped a message from redis");
-                self.metrics.cluster_dropped();
+                self.metrics.cluster_dropped(1);
                 return;
             }
         };
@@ -215,7 +218,7 @@ impl Cluster {
                 data,
             } if !on_members => {
                 if !self.rooms.deliver_remote_signal(&room, &from, &to, data) {
-                    self.metrics.cluster_dropped();
+                    self.metrics.cluster_dropped(1);
                 }
             }
             _ => {
@@ -223,7 +226,7 @@ impl Cluster {
                     channel = msg.get_channel_name(),
                     "dropped a message on the wrong channel"
                 );
-                self.metrics.cluster_dropped();
+                self.metrics.cluster_dropped(1);
             }
         }
     }
