@@ -402,9 +402,13 @@ async fn garbage_in_redis_is_dropped_and_counted() {
 #[test]
 fn a_redis_url_that_is_not_one_stops_the_server_from_starting() {
     let config = signaling::Config {
-        redis_url: Some(signaling::config::Secret::new("http://127.0.0.1:6379")),
+        redis_url: Some(signaling::config::Secret::new(
+            "http://:hunter2@127.0.0.1:6379",
+        )),
         ..signaling::Config::default()
     };
+    assert!(!format!("{config:?}").contains("hunter2"));
     let error = signaling::Server::new(&config).unwrap_err();
     assert!(error.to_string().contains("--redis-url"), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
 }
