@@ -158,7 +158,7 @@ impl Rooms {
         let mut rooms = self.lock();
         let entry = rooms.entry(room.to_owned()).or_default();
         if let Some((members, instance)) = members {
-            entry.merge_remote(members, instance, Instant::now());
+            entry.merge_remote(members, instance, Instant::now(), self.max_peers);
         }
         if entry.len() >= self.max_peers {
             if entry.peers.is_empty() {

@@ -377,7 +377,7 @@ async fn members_lost_by_redis_are_registered_again() {
 #[tokio::test]
 async fn garbage_in_redis_is_dropped_and_counted() {
     let redis = RedisServer::start();
-    let one = instance("cluster-garbage-1", &redis, &[]).await;
+    let one = instance("cluster-garbage-1", &redis, &["--max-peers-per-room", "4"]).await;
     let (mut a, _) = joined(one.addr, ROOM).await;
     for payload in [
         "not json".to_owned(),
@@ -394,6 +394,22 @@ async fn garbage_in_redis_is_dropped_and_counted() {
     {
         assert!(Instant::now() < deadline, "garbage not counted");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.expect_nothing().await;
+    // Well-formed but made up: a flood of members for a's room is capped at the room limit.
+    let room = common::room_id(ROOM);
+    for i in 0..20 {
+        let fake =
+            format!(r#"{{"type":"joined","room":"{room}","peer":"fake{i}","instance":"ghost"}}"#);
+        redis_cli(&redis, &["PUBLISH", "meshboard:members"], Some(&fake));
+    }
+    for i in 0..4 {
+        assert_eq!(
+            a.recv().await,
+            ServerMessage::PeerJoined {
+                peer: format!("fake{i}")
+            }
+        );
     }
     a.expect_nothing().await;
     redis_state(one.addr, "up").await;

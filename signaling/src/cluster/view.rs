@@ -24,11 +24,13 @@ use super::wire::parse_member;
 impl Room {
     /// Adds the members of other instances among `members` (`"<peer> <instance>"`) that it does
     /// not know yet, telling its local peers; refreshes those it knows. Returns them all.
+    /// At most `cap` members of other instances are kept (see [`Room::add_remote`]).
     pub(crate) fn merge_remote(
         &mut self,
         members: &[String],
         own_instance: &str,
         now: Instant,
+        cap: usize,
     ) -> HashSet<String> {
         let mut seen = HashSet::new();
         for (peer, instance) in members.iter().filter_map(|m| parse_member(m)) {
@@ -36,13 +38,15 @@ impl Room {
                 continue;
             }
             seen.insert(peer.to_owned());
-            self.add_remote(peer, instance, now);
+            self.add_remote(peer, instance, now, cap);
         }
         seen
     }
 
-    /// Adds or refreshes one member of another instance; announces it if it is new.
-    fn add_remote(&mut self, peer: &str, instance: &str, now: Instant) {
+    /// Adds or refreshes one member of another instance; announces it if it is new. A room
+    /// keeps at most `cap` of them (the room limit: more can only come from someone publishing
+    /// on Redis what no instance would), so a flood of made-up members costs bounded memory.
+    fn add_remote(&mut self, peer: &str, instance: &str, now: Instant, cap: usize) {
         if self.peers.contains_key(peer) {
             return; // one of ours after all (ids are unique; never shadow a local peer)
         }
@@ -51,6 +55,10 @@ impl Room {
             if &*known.instance != instance {
                 known.instance = Arc::from(instance);
             }
+            return;
+        }
+        if self.remote.len() >= cap {
+            tracing::warn!(%peer, "ignored a member of another instance: the room is full");
             return;
         }
         let full = self.broadcast(
@@ -91,7 +99,7 @@ impl Rooms {
     pub fn remote_joined(&self, room: &str, peer: &str, instance: &str) {
         let mut rooms = self.lock();
         if let Some(entry) = rooms.get_mut(room) {
-            entry.add_remote(peer, instance, Instant::now());
+            entry.add_remote(peer, instance, Instant::now(), self.max_peers());
         }
     }
 
@@ -135,7 +143,7 @@ impl Rooms {
         let Some(entry) = rooms.get_mut(room) else {
             return;
         };
-        let listed = entry.merge_remote(members, own_instance, now);
+        let listed = entry.merge_remote(members, own_instance, now, self.max_peers());
         let stale: Vec<String> = entry
             .remote
             .iter()
@@ -234,9 +242,19 @@ mod tests {
         assert_eq!(rooms.remote_count(), 1);
         rooms.reconcile(ROOM, &[], "inst1", Duration::ZERO);
         assert_eq!(rooms.remote_count(), 0);
+        // A flood of made-up members is capped at the room limit.
+        for i in 0..100 {
+            rooms.remote_joined(ROOM, &format!("fake{i}"), "ghost");
+        }
+        assert_eq!(rooms.remote_count(), 3);
         assert_eq!(
-            drain(&mut qa),
-            [ServerMessage::PeerLeft { peer: "b".into() }]
+            drain(&mut qa)[..2],
+            [
+                ServerMessage::PeerLeft { peer: "b".into() },
+                ServerMessage::PeerJoined {
+                    peer: "fake0".into()
+                }
+            ]
         );
     }
 }
