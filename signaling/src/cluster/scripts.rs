@@ -8,8 +8,10 @@ use redis::{aio::MultiplexedConnection, Script};
 
 use super::wire::{member, room_key, Event, MEMBERS_CHANNEL};
 
-/// Common prelude: `now` in milliseconds, and `announce(kind, member)` which publishes a
-/// `joined`/`left` event for a stored `"<peer> <instance>"` member of room `ARGV[1]`.
+/// Common prelude: `now` in milliseconds, `announce(kind, member)` which publishes a
+/// `joined`/`left` event for a stored `"<peer> <instance>"` member of room `ARGV[1]`, and
+/// `reap()` which removes and announces expired members (at most 256 a call: what each script
+/// does, and what it returns, stays bounded even if someone stuffed the set).
 const PRELUDE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -20,16 +22,17 @@ local function announce(kind, m)
   end
 end
 local function reap()
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-  if #expired > 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-    for _, m in ipairs(expired) do announce('left', m) end
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 256)
+  for _, m in ipairs(expired) do
+    redis.call('ZREM', KEYS[1], m)
+    announce('left', m)
   end
 end
 "#;
 
 /// KEYS: room set. ARGV: room, channel, ttl ms, max peers, member.
-/// Returns `{"full"}`, or `{"ok", member...}` with every member after the join. The join is not
+/// Returns `{"full"}`, or `{"ok", member...}` with every member after the join (at most max
+/// peers + 1). The join is not
 /// announced here but by the instance once the peer is in its room ([`Scripts::announce`]), so
 /// that no signal for it can arrive before it is there to take it.
 const JOIN: &str = r#"
@@ -38,7 +41,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {'full'} end
 local ttl = tonumber(ARGV[3])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], 2 * ttl)
-local out = redis.call('ZRANGE', KEYS[1], 0, -1)
+local out = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]))
 table.insert(out, 1, 'ok')
 return out
 "#;
@@ -50,14 +53,14 @@ if removed == 1 then announce('left', ARGV[3]) end
 return removed
 "#;
 
-/// KEYS: room set. ARGV: room, channel, ttl ms, mode, member... (this instance's members of the
-/// room). Extends their expiry; with mode `add` (a resync: after an outage, or after this
+/// KEYS: room set. ARGV: room, channel, ttl ms, mode, limit, member... (this instance's members
+/// of the room). Extends their expiry; with mode `add` (a resync: after an outage, or after this
 /// instance found one of its members gone) also adds, and announces, those that are missing;
 /// with `xx` only those still there (so a peer that left meanwhile is not brought back). Then
-/// removes the expired members of every instance. Returns every member.
+/// removes the expired members of every instance. Returns every member (at most `limit`).
 const REFRESH: &str = r#"
 local ttl = tonumber(ARGV[3])
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   if ARGV[4] == 'add' then
     if redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) == 1 then announce('joined', ARGV[i]) end
   else
@@ -66,7 +69,7 @@ for i = 5, #ARGV do
 end
 reap()
 redis.call('PEXPIRE', KEYS[1], 2 * ttl)
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)
 "#;
 
 /// The three scripts, compiled (hashed) once.
@@ -176,7 +179,8 @@ impl Scripts {
     }
 
     /// Refreshes `peers` (this instance's members of `room`), re-adding missing ones if `add`;
-    /// every member after the refresh.
+    /// the members after the refresh, at most `limit`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn refresh(
         &self,
         conn: &mut MultiplexedConnection,
@@ -185,12 +189,14 @@ impl Scripts {
         instance: &str,
         ttl_ms: u64,
         add: bool,
+        limit: usize,
     ) -> redis::RedisResult<Vec<String>> {
         let mut call = self.refresh.key(room_key(room));
         call.arg(room)
             .arg(MEMBERS_CHANNEL)
             .arg(ttl_ms)
-            .arg(if add { "add" } else { "xx" });
+            .arg(if add { "add" } else { "xx" })
+            .arg(limit.max(1));
         for peer in peers {
             call.arg(member(peer, instance));
         }

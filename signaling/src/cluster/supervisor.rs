@@ -155,9 +155,11 @@ impl Cluster {
         add: bool,
     ) -> Result<bool, SessionEnd> {
         let ttl_ms = self.ttl_ms();
+        // Every legitimate member fits twice over (this instance's and the others').
+        let limit = self.rooms.max_peers().saturating_mul(2);
         let refresh = self
             .scripts
-            .refresh(conn, room, peers, &self.instance, ttl_ms, add);
+            .refresh(conn, room, peers, &self.instance, ttl_ms, add, limit);
         let members = tokio::time::timeout(COMMAND_TIMEOUT, refresh).await??;
         self.rooms
             .reconcile(room, &members, &self.instance, self.ttl);
