@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -92,6 +93,55 @@ export async function startServer({ capture = false, port = 0, hostile = null, d
     }
     throw e;
   }
+}
+
+/**
+ * A real `redis-server` (Debian's package; `cargo xtask test` installs it) on a free port of
+ * 127.0.0.1, without persistence, for servers started with `args: ['--redis-url', redis.url]`.
+ * Returns { url, stop() } once it accepts connections.
+ */
+export async function startRedis() {
+  const port = await new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  const exited = new Promise((resolve) => child.on('exit', () => { running.delete(child); resolve(); }));
+  child.on('error', () => {});
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('redis-server did not start (apt-get install redis-server, or cargo xtask test)');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}/`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Wait until the server at `url` says on /healthz that it is in sync with Redis. */
+export async function waitForRedisUp(url, timeout = 15000) {
+  await waitFor(`${url} in sync with redis`, async () => {
+    const res = await fetch(`${url}/healthz`);
+    return (await res.text()) === 'ok\nredis: up\n';
+  }, timeout);
 }
 
 /**

@@ -24,6 +24,9 @@ pub const DEFAULT_TURN_TTL_SECS: u64 = 600;
 /// A WebSocket that has not joined a room this long after it opened is closed: a client joins
 /// at once, so only an idle socket holding a slot waits that long.
 pub const DEFAULT_JOIN_TIMEOUT_SECS: u64 = 10;
+/// A member of a room shared through Redis is refreshed by its instance every third of this; an
+/// instance that dies takes its members with it at most this long after its last refresh.
+pub const DEFAULT_REDIS_MEMBER_TTL_SECS: u64 = 15;
 
 /// Meshboard's signaling server: introduces peers to each other and serves the web app.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -161,6 +164,24 @@ pub struct Config {
     #[arg(long, env = "MESHBOARD_HOSTILE_RELAY", value_enum, hide = true)]
     pub hostile_relay: Option<crate::hostile::Hostile>,
 
+    /// Share rooms with every other instance on this Redis (`redis://host:6379/0`; a password
+    /// goes in the URL, `redis://:PASSWORD@host`): membership, joins and leaves, and relayed
+    /// signals. Without it the server works alone. Never logged.
+    #[arg(
+        long,
+        env = "MESHBOARD_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<Secret>,
+
+    /// Seconds a room member registered in Redis lives without a refresh from its instance
+    /// (refreshed every third of it): the members of an instance that died vanish this long
+    /// after its last refresh.
+    #[arg(long, env = "MESHBOARD_REDIS_MEMBER_TTL_SECS", default_value_t = DEFAULT_REDIS_MEMBER_TTL_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub redis_member_ttl_secs: u64,
+
     /// Log as JSON lines instead of human-readable text (the filter comes from RUST_LOG).
     #[arg(long, env = "MESHBOARD_LOG_JSON")]
     pub log_json: bool,
@@ -190,6 +211,8 @@ impl Default for Config {
             ping_interval_secs: DEFAULT_PING_INTERVAL_SECS,
             capture: None,
             hostile_relay: None,
+            redis_url: None,
+            redis_member_ttl_secs: DEFAULT_REDIS_MEMBER_TTL_SECS,
             log_json: false,
         }
     }

@@ -25,12 +25,13 @@ use crate::hostile::{self, Hostile};
 use crate::{
     admission::{new_peer_id, Challenge, ProofError},
     client_addr::ClientKey,
+    cluster::Registration,
     metrics::{Closed, Metrics, Refused},
     per_client::ClientSlot,
     protocol::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION},
     queue::{Frame, Queue},
     rate_limit::TokenBucket,
-    rooms::{ConnId, Mailbox},
+    rooms::{ConnId, Mailbox, Route},
     state::AppState,
 };
 
@@ -217,6 +218,9 @@ async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
         }
         if let Some((room, peer)) = conn.joined.take() {
             state.rooms.leave(&room, &peer, id);
+            if let Some(cluster) = &state.cluster {
+                cluster.leave(&room, &peer).await;
+            }
         }
     }
     // The room no longer holds a sender, so dropping ours lets the writer drain and finish.
@@ -384,7 +388,7 @@ impl Connection {
                     );
                 }
                 match serde_json::from_str::<ClientMessage>(text.as_str()) {
-                    Ok(msg) => self.on_message(msg),
+                    Ok(msg) => self.on_message(msg).await,
                     Err(e) => {
                         self.refuse(ErrorCode::BadMessage, format!("not a valid message: {e}"))
                     }
@@ -410,7 +414,7 @@ impl Connection {
         }
     }
 
-    fn on_message(&mut self, msg: ClientMessage) -> ControlFlow<End> {
+    async fn on_message(&mut self, msg: ClientMessage) -> ControlFlow<End> {
         match msg {
             ClientMessage::Join {
                 version,
@@ -438,7 +442,38 @@ impl Connection {
                         return ControlFlow::Break(End::BadProof);
                     }
                 }
-                match self.state.rooms.join(&room, &self.peer_id, &self.mailbox) {
+                let registration = match &self.state.cluster {
+                    Some(cluster) => cluster.join(&room, &self.peer_id).await,
+                    None => Registration::Alone,
+                };
+                let members = match &registration {
+                    Registration::Full => {
+                        let max = self.state.rooms.max_peers();
+                        return self.refuse(
+                            ErrorCode::RoomFull,
+                            format!("a room holds at most {max} peers"),
+                        );
+                    }
+                    Registration::Members(members) => self
+                        .state
+                        .cluster
+                        .as_ref()
+                        .map(|c| (members.as_slice(), c.instance())),
+                    Registration::Alone => None,
+                };
+                let joined =
+                    self.state
+                        .rooms
+                        .join_with(&room, &self.peer_id, &self.mailbox, members);
+                if let (Some(cluster), Registration::Members(_)) =
+                    (&self.state.cluster, &registration)
+                {
+                    match &joined {
+                        Ok(()) => cluster.announce_joined(&room, &self.peer_id).await,
+                        Err(_) => cluster.leave(&room, &self.peer_id).await,
+                    }
+                }
+                match joined {
                     Ok(()) => {
                         self.joined = Some((room, self.peer_id.clone()));
                         self.renew_at = self
@@ -468,7 +503,14 @@ impl Connection {
                 };
                 let replay = (self.state.hostile == Some(Hostile::Replay)).then(|| data.clone());
                 match self.state.rooms.relay(room, me, self.id, &to, data) {
-                    Ok(()) => {
+                    Ok(Route::Remote { instance, data }) => {
+                        if let Some(cluster) = &self.state.cluster {
+                            cluster.publish_signal(&instance, room, me, &to, data);
+                        }
+                        self.state.metrics.message_relayed();
+                        ControlFlow::Continue(())
+                    }
+                    Ok(Route::Local) => {
                         self.state.metrics.message_relayed();
                         if let Some(data) = replay {
                             let (rooms, room, me, conn) =

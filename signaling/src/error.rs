@@ -16,6 +16,9 @@ pub enum ServerError {
     #[error("--turn-url needs --turn-secret to make TURN credentials")]
     TurnWithoutSecret,
 
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+
     #[error("cannot set up the metrics: {0}")]
     Metrics(#[source] prometheus::Error),
 

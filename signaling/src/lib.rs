@@ -20,6 +20,7 @@
 //! - [`rate_limit`]: the per-connection token bucket
 //! - [`static_files`]: the built web app with cache headers
 //! - [`capture`]: the `--capture` testing aid
+//! - [`cluster`]: `--redis-url`: rooms shared by several instances through Redis
 //! - [`hostile`]: the hidden `--hostile-relay` testing aid (a relay that misbehaves on purpose)
 
 pub mod protocol;
@@ -32,6 +33,8 @@ pub mod admission;
 pub mod capture;
 #[cfg(feature = "server")]
 pub mod client_addr;
+#[cfg(feature = "server")]
+pub mod cluster;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]

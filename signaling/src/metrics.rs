@@ -109,6 +109,13 @@ pub struct Metrics {
     bytes_received: IntCounter,
     bytes_sent: IntCounter,
     uptime: Gauge,
+    redis_up: IntGauge,
+    redis_connections: IntCounter,
+    redis_errors: IntCounter,
+    remote_peers: IntGauge,
+    cluster_received: IntCounter,
+    cluster_published: IntCounter,
+    cluster_dropped: IntCounter,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -164,6 +171,34 @@ impl Metrics {
                 "Payload bytes of WebSocket messages sent to clients.",
             ))?,
             uptime: Gauge::with_opts(opts("uptime_seconds", "Seconds since the server started."))?,
+            redis_up: IntGauge::with_opts(opts(
+                "redis_up",
+                "1 while connected to --redis-url and in sync with it; 0 otherwise (and without it).",
+            ))?,
+            redis_connections: IntCounter::with_opts(opts(
+                "redis_connections_total",
+                "Sessions with Redis opened: the first, then one per reconnect.",
+            ))?,
+            redis_errors: IntCounter::with_opts(opts(
+                "redis_errors_total",
+                "Redis commands that failed or timed out.",
+            ))?,
+            remote_peers: IntGauge::with_opts(opts(
+                "remote_peers",
+                "Peers of other instances in the rooms this instance has peers in.",
+            ))?,
+            cluster_received: IntCounter::with_opts(opts(
+                "cluster_messages_received_total",
+                "Messages read from the Redis subscriptions: every instance's joins and leaves (this one's too), and signals for this instance's peers.",
+            ))?,
+            cluster_published: IntCounter::with_opts(opts(
+                "cluster_signals_published_total",
+                "Signals published through Redis to a peer of another instance.",
+            ))?,
+            cluster_dropped: IntCounter::with_opts(opts(
+                "cluster_messages_dropped_total",
+                "Messages between instances dropped: malformed, oversized, for a peer not there, or not published (Redis down, queue full).",
+            ))?,
             registry,
         };
         let r = &metrics.registry;
@@ -178,6 +213,13 @@ impl Metrics {
         r.register(Box::new(metrics.bytes_received.clone()))?;
         r.register(Box::new(metrics.bytes_sent.clone()))?;
         r.register(Box::new(metrics.uptime.clone()))?;
+        r.register(Box::new(metrics.redis_up.clone()))?;
+        r.register(Box::new(metrics.redis_connections.clone()))?;
+        r.register(Box::new(metrics.redis_errors.clone()))?;
+        r.register(Box::new(metrics.remote_peers.clone()))?;
+        r.register(Box::new(metrics.cluster_received.clone()))?;
+        r.register(Box::new(metrics.cluster_published.clone()))?;
+        r.register(Box::new(metrics.cluster_dropped.clone()))?;
         // Every label value shows from the start, at zero, so that rates work from the first
         // scrape.
         for reason in Refused::ALL {
@@ -235,6 +277,30 @@ impl Metrics {
         self.bytes_sent.inc_by(bytes as u64);
     }
 
+    pub fn set_redis_up(&self, up: bool) {
+        self.redis_up.set(i64::from(up));
+    }
+
+    pub fn redis_connected(&self) {
+        self.redis_connections.inc();
+    }
+
+    pub fn redis_error(&self) {
+        self.redis_errors.inc();
+    }
+
+    pub fn cluster_received(&self) {
+        self.cluster_received.inc();
+    }
+
+    pub fn cluster_published(&self, signals: u64) {
+        self.cluster_published.inc_by(signals);
+    }
+
+    pub fn cluster_dropped(&self, messages: u64) {
+        self.cluster_dropped.inc_by(messages);
+    }
+
     /// The text exposition of every metric, with the gauges read from `rooms` now.
     pub fn render(&self, rooms: &Rooms) -> Result<String, prometheus::Error> {
         let (room_count, peer_count) = rooms.counts();
@@ -242,6 +308,8 @@ impl Metrics {
             .set(i64::try_from(room_count).unwrap_or(i64::MAX));
         self.peers
             .set(i64::try_from(peer_count).unwrap_or(i64::MAX));
+        self.remote_peers
+            .set(i64::try_from(rooms.remote_count()).unwrap_or(i64::MAX));
         self.uptime.set(self.started.elapsed().as_secs_f64());
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;

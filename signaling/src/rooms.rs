@@ -10,7 +10,8 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Instant,
 };
 
 use crate::{
@@ -40,17 +41,41 @@ impl Refusal {
 }
 
 #[derive(Debug, Default)]
-struct Room {
-    peers: HashMap<String, Mailbox>,
+pub(crate) struct Room {
+    pub(crate) peers: HashMap<String, Mailbox>,
+    /// With `--redis-url`: the members other instances hold (see [`crate::cluster`]).
+    pub(crate) remote: HashMap<String, RemotePeer>,
+}
+
+/// A member of a room held by another instance.
+#[derive(Debug, Clone)]
+pub(crate) struct RemotePeer {
+    pub(crate) instance: Arc<str>,
+    /// When this instance last saw it in Redis (or heard it join).
+    pub(crate) seen: Instant,
+}
+
+/// Where a relayed signal goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Queued for a peer of this instance.
+    Local,
+    /// The peer is held by another instance (`--redis-url`): the caller publishes `data` to it.
+    Remote { instance: Arc<str>, data: String },
 }
 
 impl Room {
+    /// Peers of this instance and of the others.
+    pub(crate) fn len(&self) -> usize {
+        self.peers.len() + self.remote.len()
+    }
+
     fn is_member(&self, peer: &str, conn: ConnId) -> bool {
         self.peers.get(peer).is_some_and(|m| m.conn == conn)
     }
 
     /// Sends `msg` to every peer except `except`; returns the peers whose queues were full.
-    fn broadcast(&self, except: &str, msg: &ServerMessage) -> Vec<String> {
+    pub(crate) fn broadcast(&self, except: &str, msg: &ServerMessage) -> Vec<String> {
         let Some(frame) = encode(msg) else {
             return Vec::new();
         };
@@ -63,7 +88,7 @@ impl Room {
 
     /// Removes `peers` (already told to close) and tells the rest; evictions may cascade when
     /// those notices find more full queues.
-    fn evict(&mut self, mut peers: Vec<String>) {
+    pub(crate) fn evict(&mut self, mut peers: Vec<String>) {
         while let Some(peer) = peers.pop() {
             if self.peers.remove(&peer).is_some() {
                 tracing::debug!(%peer, "evicted a slow reader");
@@ -80,6 +105,8 @@ pub struct Rooms {
     rooms: Mutex<HashMap<String, Room>>,
     max_peers: usize,
     ice_servers: IceServers,
+    /// Shared with other instances (`--redis-url`): rooms may hold remote members.
+    shared: bool,
 }
 
 impl Rooms {
@@ -88,10 +115,17 @@ impl Rooms {
             rooms: Mutex::default(),
             max_peers,
             ice_servers,
+            shared: false,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
+    /// These rooms are shared with other instances through Redis (see [`crate::cluster`]).
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
         // The map stays consistent even if a holder panicked: every update is a single insert or
         // remove.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
@@ -102,6 +136,19 @@ impl Rooms {
     /// chosen by the client. The joiner's queue gets `welcome` (before anything else from the
     /// room), the others get `peer_joined`.
     pub fn join(&self, room: &str, peer: &str, mailbox: &Mailbox) -> Result<(), Refusal> {
+        self.join_with(room, peer, mailbox, None)
+    }
+
+    /// [`Rooms::join`], with `members` from Redis when the room is shared (`"<peer> <instance>"`,
+    /// see [`crate::cluster`]): those of other instances are added to the room first (and
+    /// announced to its local peers if new), then the limit counts every instance's peers.
+    pub fn join_with(
+        &self,
+        room: &str,
+        peer: &str,
+        mailbox: &Mailbox,
+        members: Option<(&[String], &str)>,
+    ) -> Result<(), Refusal> {
         if !valid_room_id(room) {
             return Err(Refusal::new(
                 ErrorCode::BadId,
@@ -110,7 +157,10 @@ impl Rooms {
         }
         let mut rooms = self.lock();
         let entry = rooms.entry(room.to_owned()).or_default();
-        if entry.peers.len() >= self.max_peers {
+        if let Some((members, instance)) = members {
+            entry.merge_remote(members, instance, Instant::now(), self.max_peers);
+        }
+        if entry.len() >= self.max_peers {
             if entry.peers.is_empty() {
                 rooms.remove(room);
             }
@@ -129,7 +179,12 @@ impl Rooms {
         let (ice_servers, ice_expires_in_secs) = self.ice_servers_for(peer);
         let welcome = ServerMessage::Welcome {
             peer: peer.to_owned(),
-            peers: entry.peers.keys().cloned().collect(),
+            peers: entry
+                .peers
+                .keys()
+                .chain(entry.remote.keys())
+                .cloned()
+                .collect(),
             ice_servers,
             ice_expires_in_secs,
         };
@@ -170,8 +225,32 @@ impl Rooms {
     }
 
     /// Relays opaque `data` from `from` (on connection `conn`) to `to` in `room`; `data` is
-    /// never looked at.
+    /// never looked at. A peer of another instance is not sent anything: its route is returned
+    /// with `data` for the caller to publish.
     pub fn relay(
+        &self,
+        room: &str,
+        from: &str,
+        conn: ConnId,
+        to: &str,
+        data: String,
+    ) -> Result<Route, Refusal> {
+        // Alone (no `--redis-url`), every peer is local: one lock, as ever.
+        if self.shared {
+            let rooms = self.lock();
+            let Some(entry) = rooms.get(room).filter(|e| e.is_member(from, conn)) else {
+                return Err(Refusal::new(ErrorCode::NotJoined, "not in a room"));
+            };
+            if let Some(remote) = entry.remote.get(to) {
+                let instance = remote.instance.clone();
+                return Ok(Route::Remote { instance, data });
+            }
+        }
+        self.relay_local(room, from, conn, to, data)
+            .map(|()| Route::Local)
+    }
+
+    fn relay_local(
         &self,
         room: &str,
         from: &str,
@@ -221,15 +300,20 @@ impl Rooms {
         self.lock().len()
     }
 
-    /// Numbers of rooms and of peers in them.
+    /// Numbers of rooms and of this instance's peers in them.
     pub fn counts(&self) -> (usize, usize) {
         let rooms = self.lock();
         (rooms.len(), rooms.values().map(|r| r.peers.len()).sum())
     }
+
+    /// The most peers in one room, over all instances.
+    pub fn max_peers(&self) -> usize {
+        self.max_peers
+    }
 }
 
 /// A prefix of a room id for logs: enough to correlate lines, not enough to join the room.
-fn short(room: &str) -> &str {
+pub(crate) fn short(room: &str) -> &str {
     room.get(..4).unwrap_or(room)
 }
 

@@ -35,8 +35,15 @@ pub fn router(state: AppState) -> Router {
     app.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// `ok`; with `--redis-url`, a second line `redis: up` or `redis: down` (still 200: an instance
+/// without Redis serves its own rooms, and taking every instance out of a load balancer when
+/// Redis goes away would serve nobody).
+async fn healthz(State(state): State<AppState>) -> String {
+    match &state.cluster {
+        None => "ok".to_owned(),
+        Some(cluster) if cluster.is_up() => "ok\nredis: up\n".to_owned(),
+        Some(_) => "ok\nredis: down\n".to_owned(),
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -82,6 +89,9 @@ impl Server {
         let stopped = state.stop.clone();
         let app = router(state.clone());
         let limits = state.accept_limits;
+        if let Some(cluster) = &state.cluster {
+            tokio::spawn(cluster.clone().run(state.stop.clone()));
+        }
         let serving = tokio::spawn(accept::serve(listener, app, limits, stopped));
         signal.await;
         serving.await.map_err(ServerError::AcceptLoop)?;

@@ -15,6 +15,7 @@ use crate::{
     accept::AcceptLimits,
     capture::Capture,
     client_addr::TrustedProxies,
+    cluster::Cluster,
     config::Config,
     error::ServerError,
     ice::IceServers,
@@ -66,6 +67,8 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub rooms: Arc<Rooms>,
+    /// With `--redis-url`: the rooms are shared with the other instances on that Redis.
+    pub cluster: Option<Arc<Cluster>>,
     pub limits: Limits,
     pub static_dir: Option<PathBuf>,
     pub capture: Option<Arc<Capture>>,
@@ -120,8 +123,25 @@ impl AppState {
             config.turn_secret.as_ref(),
             Duration::from_secs(config.turn_ttl_secs),
         );
+        let mut rooms = Rooms::new(config.max_peers_per_room, ice_servers);
+        if config.redis_url.is_some() {
+            rooms = rooms.shared();
+        }
+        let rooms = Arc::new(rooms);
+        let metrics = Arc::new(Metrics::new().map_err(ServerError::Metrics)?);
+        let cluster = match &config.redis_url {
+            Some(url) => Some(Cluster::new(
+                url,
+                Duration::from_secs(config.redis_member_ttl_secs),
+                rooms.clone(),
+                metrics.clone(),
+                config.max_message_bytes,
+            )?),
+            None => None,
+        };
         Ok(Self {
-            rooms: Arc::new(Rooms::new(config.max_peers_per_room, ice_servers)),
+            rooms,
+            cluster,
             limits: Limits {
                 max_message_bytes: config.max_message_bytes,
                 ping_interval: Duration::from_secs(config.ping_interval_secs),
@@ -136,7 +156,7 @@ impl AppState {
                 config.hostile_relay == Some(crate::hostile::Hostile::DropFirst),
             )),
             origins: Arc::new(OriginPolicy::new(&config.allowed_origins)?),
-            metrics: Arc::new(Metrics::new().map_err(ServerError::Metrics)?),
+            metrics,
             accept_limits: AcceptLimits {
                 max_connections: config.max_tcp_connections,
                 head_timeout: Duration::from_secs(config.request_head_timeout_secs),

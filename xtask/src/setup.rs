@@ -142,32 +142,46 @@ fn npm_packages_fresh(dir: &Path) -> bool {
 /// Chromium and its driver from Debian, for the wasm and e2e tests.
 pub fn ensure_chromium() -> Result<()> {
     step("setup: chromium", || {
-        let have = |p: &str| Path::new(p).exists();
-        if have("/usr/bin/chromium") && have("/usr/bin/chromedriver") {
-            println!("/usr/bin/chromium and /usr/bin/chromedriver are installed");
-            return Ok(());
-        }
-        let is_root = cmd::output(cmd::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-        let apt = |args: &[&str]| {
-            let mut c = if is_root {
-                cmd::new("apt-get")
-            } else {
-                let mut c = cmd::new("sudo");
-                c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
-                c
-            };
-            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-            cmd::run(&mut c)
-        };
-        apt(&["update"])?;
-        apt(&[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ])
+        ensure_debian_packages(
+            &["/usr/bin/chromium", "/usr/bin/chromedriver"],
+            &["chromium", "chromium-driver"],
+        )
     })
+}
+
+/// Debian's `redis-server` (and `redis-cli`), which the signaling server's cluster tests and the
+/// cluster e2e test start on free ports (`--redis-url`); it is not started as a service.
+pub fn ensure_redis() -> Result<()> {
+    step("setup: redis-server", || {
+        ensure_debian_packages(
+            &["/usr/bin/redis-server", "/usr/bin/redis-cli"],
+            &["redis-server"],
+        )
+    })
+}
+
+/// `apt-get install -y` of `packages` unless every one of `files` exists already.
+fn ensure_debian_packages(files: &[&str], packages: &[&str]) -> Result<()> {
+    if files.iter().all(|p| Path::new(p).exists()) {
+        println!("{} are installed", files.join(" and "));
+        return Ok(());
+    }
+    let is_root = cmd::output(cmd::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut c = if is_root {
+            cmd::new("apt-get")
+        } else {
+            let mut c = cmd::new("sudo");
+            c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd::run(&mut c)
+    };
+    apt(&["update"])?;
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    apt(&install)
 }
 
 /// `trunk build --release --offline` into dist/, then its precompressed copies.

@@ -43,6 +43,9 @@ pub fn all(opts: &Options) -> Result<()> {
     if wants(Check::Wasm) || wants(Check::E2e) || wants(Check::Bench) {
         setup::ensure_chromium()?;
     }
+    if wants(Check::Rust) || wants(Check::E2e) {
+        setup::ensure_redis()?;
+    }
     if wants(Check::Fmt) {
         step("cargo fmt --check", || {
             cmd::run(cmd::cargo().args(["fmt", "--all", "--", "--check"]))

@@ -12,6 +12,9 @@
 //! 2. moderate load: pairs that each send at a fixed rate; one-way relay latency p50/p99;
 //! 3. saturation: pairs that keep a window of messages in flight; relayed messages per second.
 //!
+//! Then phases 2 and 3 again against `--instances` Meshboard instances sharing one
+//! `redis-server` (`--redis-url`), each pair split across two instances.
+//!
 //! Bounded: fixed counts and a fixed duration per phase; servers are child processes that are
 //! killed at the end.
 
@@ -26,9 +29,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use crate::{
-    phases::Load,
+    phases::{Load, Target},
     report::{Results, Setup},
-    server::ServerProcess,
+    server::{RedisProcess, ServerProcess},
 };
 
 #[derive(Debug, Parser)]
@@ -59,6 +62,12 @@ struct Args {
     /// Bytes of padding in each relayed message.
     #[arg(long, default_value_t = 200)]
     payload_bytes: usize,
+    /// Meshboard instances on one Redis for a second run of the relay phases (1: none).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=16))]
+    instances: u64,
+    /// The `redis-server` those instances share (Debian's package).
+    #[arg(long, default_value = "redis-server")]
+    redis_server: PathBuf,
     /// Write the results into BENCHMARKS.md at the repository root (its "Signaling server"
     /// section only).
     #[arg(long)]
@@ -115,6 +124,10 @@ async fn run(args: Args) -> Result<()> {
         .with_context(|| format!("starting {name}"))?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let idle = phases::idle(&server, args.idle).await?;
+        let target = Target {
+            servers: vec![&server],
+            redis: None,
+        };
         eprintln!(
             "idle: {} connections, RSS +{} KiB, {:.0} per GiB",
             idle.connections,
@@ -124,7 +137,7 @@ async fn run(args: Args) -> Result<()> {
         let (mut moderate, mut saturated) = (Vec::new(), Vec::new());
         for run in 1..=args.runs {
             let m = phases::relay(
-                &server,
+                &target,
                 args.pairs,
                 Load::Paced {
                     per_peer_per_sec: per_peer,
@@ -142,7 +155,7 @@ async fn run(args: Args) -> Result<()> {
             );
             moderate.push(m);
             let s = phases::relay(
-                &server,
+                &target,
                 args.pairs,
                 Load::Saturate {
                     window: args.window,
@@ -161,8 +174,12 @@ async fn run(args: Args) -> Result<()> {
             );
             saturated.push(s);
         }
-        results.push(Results::new(name, idle, moderate, saturated)?);
+        results.push(Results::new(name, Some(idle), moderate, saturated)?);
     }
+    let cluster = match usize::try_from(args.instances)? {
+        1 => None,
+        n => Some(cluster(&args, n, per_peer, ticks).await?),
+    };
 
     let setup = Setup {
         command: reproduce_command(&args),
@@ -175,7 +192,7 @@ async fn run(args: Args) -> Result<()> {
         payload_bytes: args.payload_bytes,
         load_average,
     };
-    let section = report::section(&setup, &results, &notes);
+    let section = report::section(&setup, &results, cluster.as_ref(), &notes);
     println!("{section}");
     if args.write_benchmarks {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
@@ -183,6 +200,71 @@ async fn run(args: Args) -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The relay phases against `n` Meshboard instances on one Redis.
+async fn cluster(args: &Args, n: usize, per_peer: f64, ticks: u64) -> Result<report::Cluster> {
+    eprintln!("== {n} Meshboard instances on one Redis");
+    let redis = RedisProcess::start(&args.redis_server)?;
+    let url = redis.url();
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        let server = ServerProcess::meshboard_with(args.pairs * 2 + 64, &["--redis-url", &url])
+            .context("starting an instance")?;
+        server.redis_up().await?;
+        servers.push(server);
+    }
+    let target = Target {
+        servers: servers.iter().collect(),
+        redis: Some(&redis),
+    };
+    let duration = Duration::from_secs(args.seconds);
+    let (mut moderate, mut saturated) = (Vec::new(), Vec::new());
+    for run in 1..=args.runs {
+        let paced = Load::Paced {
+            per_peer_per_sec: per_peer,
+        };
+        let m = phases::relay(
+            &target,
+            args.pairs,
+            paced,
+            duration,
+            args.payload_bytes,
+            ticks,
+        )
+        .await?;
+        eprintln!(
+            "run {run}, moderate: {:.0} msg/s, p50 {} us, p99 {} us",
+            m.per_sec(),
+            m.percentile_us(50.0),
+            m.percentile_us(99.0)
+        );
+        moderate.push(m);
+        let window = Load::Saturate {
+            window: args.window,
+        };
+        let s = phases::relay(
+            &target,
+            args.pairs,
+            window,
+            duration,
+            args.payload_bytes,
+            ticks,
+        )
+        .await?;
+        eprintln!(
+            "run {run}, saturated: {:.0} msg/s, p50 {} us, p99 {} us, CPU {:?}",
+            s.per_sec(),
+            s.percentile_us(50.0),
+            s.percentile_us(99.0),
+            s.server_cpu
+        );
+        saturated.push(s);
+    }
+    Ok(report::Cluster {
+        instances: n,
+        results: Results::new(format!("{n} instances"), None, moderate, saturated)?,
+    })
 }
 
 /// The `version` field of the package.json next to `bin/server.js`.
@@ -225,6 +307,11 @@ fn reproduce_command(args: &Args) -> String {
             defaults.seconds.to_string(),
         ),
         ("--runs", args.runs.to_string(), defaults.runs.to_string()),
+        (
+            "--instances",
+            args.instances.to_string(),
+            defaults.instances.to_string(),
+        ),
         (
             "--payload-bytes",
             args.payload_bytes.to_string(),

@@ -17,7 +17,7 @@ use tokio::{
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
-    server::{Kind, ServerProcess},
+    server::{cpu_time, Kind, RedisProcess, ServerProcess},
     wire::{self, Ws},
 };
 
@@ -149,16 +149,43 @@ impl Phase {
     }
 }
 
+/// The servers a relay phase runs against: one, or several instances on one Redis (whose CPU
+/// time counts as the servers' too).
+pub struct Target<'a> {
+    pub servers: Vec<&'a ServerProcess>,
+    pub redis: Option<&'a RedisProcess>,
+}
+
+impl Target<'_> {
+    /// The CPU time of every server process (and Redis) so far.
+    fn cpu_time(&self, ticks_per_sec: u64) -> Result<Duration> {
+        let mut total = Duration::ZERO;
+        for pid in self
+            .servers
+            .iter()
+            .map(|s| s.pid())
+            .chain(self.redis.map(RedisProcess::pid))
+        {
+            total += cpu_time(pid, ticks_per_sec)?;
+        }
+        Ok(total)
+    }
+}
+
 /// Runs `pairs` pairs of peers, each pair in a room of its own, under `load` for `duration`.
+/// With several servers the two peers of a pair are on different ones (pair `i` on servers
+/// `i` and `i + 1`, round the list), so that every message crosses Redis.
 pub async fn relay(
-    server: &ServerProcess,
+    target: &Target<'_>,
     pairs: usize,
     load: Load,
     duration: Duration,
     payload_bytes: usize,
     ticks_per_sec: u64,
 ) -> Result<Relayed> {
-    let (kind, addr) = (server.kind, server.addr);
+    let servers = &target.servers;
+    let kind = servers.first().context("no server")?.kind;
+    let addr_of = |i: usize| servers[i % servers.len()].addr;
     let phase = Phase {
         kind,
         base: Instant::now(),
@@ -174,8 +201,8 @@ pub async fn relay(
     };
     for pair in 0..pairs {
         let room = wire::room(first_room + pair);
-        let (a, id_a) = joined(addr, kind, &room, "a").await?;
-        let (b, id_b) = joined(addr, kind, &room, "b").await?;
+        let (a, id_a) = joined(addr_of(pair), kind, &room, "a").await?;
+        let (b, id_b) = joined(addr_of(pair + 1), kind, &room, "b").await?;
         for (ws, me, to, first) in [
             (a, id_a.clone(), id_b.clone(), true),
             (b, id_b, id_a, false),
@@ -197,7 +224,11 @@ pub async fn relay(
             });
         }
     }
-    let cpu_before = server.cpu_time(ticks_per_sec)?;
+    if servers.len() > 1 {
+        // The second peer's join reaches the first one's instance through Redis.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cpu_before = target.cpu_time(ticks_per_sec)?;
     phase.start.wait().await;
     let mut messages = 0;
     let mut latencies_us = Vec::new();
@@ -207,7 +238,7 @@ pub async fn relay(
         latencies_us.extend(side.1);
     }
     let elapsed = duration;
-    let server_cpu = server.cpu_time(ticks_per_sec)?.saturating_sub(cpu_before);
+    let server_cpu = target.cpu_time(ticks_per_sec)?.saturating_sub(cpu_before);
     latencies_us.sort_unstable();
     Ok(Relayed {
         messages,

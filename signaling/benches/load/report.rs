@@ -16,7 +16,8 @@ pub const SECTION: &str = "## Signaling server";
 /// Everything measured for one server: the median of its runs, and the range over them.
 pub struct Results {
     pub name: String,
-    pub idle: Idle,
+    /// Not measured for several instances.
+    pub idle: Option<Idle>,
     /// The run with the median p99.
     pub moderate: Relayed,
     /// The run with the median throughput.
@@ -30,7 +31,7 @@ pub struct Results {
 impl Results {
     pub fn new(
         name: String,
-        idle: Idle,
+        idle: Option<Idle>,
         mut moderate: Vec<Relayed>,
         mut saturated: Vec<Relayed>,
     ) -> Result<Self> {
@@ -148,7 +149,12 @@ fn thousands(x: f64) -> String {
 }
 
 /// The Markdown section, results side by side (Meshboard first).
-pub fn section(setup: &Setup, results: &[Results], notes: &[String]) -> String {
+pub fn section(
+    setup: &Setup,
+    results: &[Results],
+    cluster: Option<&Cluster>,
+    notes: &[String],
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{SECTION}\n");
     let _ = writeln!(
@@ -183,7 +189,7 @@ pub fn section(setup: &Setup, results: &[Results], notes: &[String]) -> String {
                 setup.idle_connections
             ),
             Box::new(|r| {
-                let v = r.idle.per_gib().unwrap_or(0.0);
+                let v = r.idle.as_ref().and_then(Idle::per_gib).unwrap_or(0.0);
                 (thousands(v), v)
             }),
             true,
@@ -191,7 +197,9 @@ pub fn section(setup: &Setup, results: &[Results], notes: &[String]) -> String {
         (
             "server RSS per idle connection".into(),
             Box::new(|r| {
-                let per = r.idle.rss_growth_bytes as f64 / r.idle.connections as f64;
+                let per = r.idle.as_ref().map_or(0.0, |idle| {
+                    idle.rss_growth_bytes as f64 / idle.connections as f64
+                });
                 (format!("{:.1} KiB", per / 1024.0), per)
             }),
             false,
@@ -329,7 +337,97 @@ pub fn section(setup: &Setup, results: &[Results], notes: &[String]) -> String {
     for note in notes {
         let _ = writeln!(md, "- {note}");
     }
+    if let (Some(cluster), Some(single)) = (cluster, results.first()) {
+        md.push_str(&cluster_table(setup, single, cluster));
+    }
     md
+}
+
+/// Several instances on one Redis against one instance: the relay phases only.
+fn cluster_table(setup: &Setup, single: &Results, cluster: &Cluster) -> String {
+    let mut md = String::new();
+    let n = cluster.instances;
+    let _ = writeln!(md, "\n### {n} instances on one Redis\n");
+    let _ = writeln!(
+        md,
+        "The same relay phases against {n} Meshboard instances started with `--redis-url` on one \
+         `redis-server` (Redis {}, no persistence): the two peers of each pair are on \
+         different instances, so every message goes from one instance through Redis pub/sub to \
+         another. Server CPU is the instances' and Redis' together.\n",
+        version_of("redis-server", &["--version"])
+            .split(' ')
+            .find_map(|w| w.strip_prefix("v="))
+            .unwrap_or("?")
+    );
+    let r = &cluster.results;
+    let _ = writeln!(
+        md,
+        "| | one instance | {n} instances on one Redis |\n|---|---|---|"
+    );
+    type Cell = Box<dyn Fn(&Results) -> String>;
+    let rows: [(String, Cell); 6] = [
+        (
+            format!(
+                "relayed messages per second, saturated ({} pairs, {} in flight per pair)",
+                setup.pairs, setup.window
+            ),
+            Box::new(|r| thousands(r.saturated.per_sec())),
+        ),
+        (
+            format!("the same, lowest – highest of {} runs", setup.runs),
+            Box::new(|r| {
+                let (low, high) = r.saturated_range;
+                format!("{} – {}", thousands(low), thousands(high))
+            }),
+        ),
+        (
+            "server CPU per relayed message, saturated".into(),
+            Box::new(|r| micros(r.saturated.cpu_per_message())),
+        ),
+        (
+            "relay latency p50 / p99, saturated".into(),
+            Box::new(|r| {
+                let s = &r.saturated;
+                format!(
+                    "{} / {}",
+                    ms(s.percentile_us(50.0)),
+                    ms(s.percentile_us(99.0))
+                )
+            }),
+        ),
+        (
+            format!(
+                "relay latency p50 / p99 at a moderate {} msg/s; p99 lowest – highest of {} runs",
+                thousands(setup.moderate_rate),
+                setup.runs
+            ),
+            Box::new(|r| {
+                let m = &r.moderate;
+                let (low, high) = r.moderate_p99_range;
+                format!(
+                    "{} / {}; {} – {}",
+                    ms(m.percentile_us(50.0)),
+                    ms(m.percentile_us(99.0)),
+                    ms(low),
+                    ms(high)
+                )
+            }),
+        ),
+        (
+            "messages delivered at the moderate rate".into(),
+            Box::new(|r| format!("{}/s", thousands(r.moderate.per_sec()))),
+        ),
+    ];
+    for (label, cell) in &rows {
+        let _ = writeln!(md, "| {label} | {} | {} |", cell(single), cell(r));
+    }
+    md
+}
+
+/// The relay phases against several instances on one Redis.
+pub struct Cluster {
+    pub instances: usize,
+    pub results: Results,
 }
 
 /// Puts `section` into the file at `path` in place of an older one (from its heading to the next

@@ -3,6 +3,7 @@
 
 pub mod process;
 pub mod prometheus;
+pub mod redis;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -56,16 +57,21 @@ pub async fn start(config: Config) -> TestServer {
     }
 }
 
+/// A client of the server at `addr`, its challenge read.
+pub async fn client_at(addr: SocketAddr) -> Client {
+    let (ws, _) = timeout(
+        STEP,
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws")),
+    )
+    .await
+    .expect("connect timed out")
+    .expect("connect failed");
+    Client::new(ws).await
+}
+
 impl TestServer {
     pub async fn client(&self) -> Client {
-        let (ws, _) = timeout(
-            STEP,
-            tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr)),
-        )
-        .await
-        .expect("connect timed out")
-        .expect("connect failed");
-        Client::new(ws).await
+        client_at(self.addr).await
     }
 
     /// Opens `/ws` with this `Origin` header; the handshake's outcome.
