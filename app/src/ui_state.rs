@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use crdt::board::WidgetLayout;
 use crdt::text_diff::Splice;
 use crdt::{WidgetBody, WidgetKind};
 use leptos::prelude::*;
@@ -89,6 +90,8 @@ impl TextFeed {
 pub struct WidgetCell {
     pub body: ArcRwSignal<WidgetBody>,
     pub text: TextFeed,
+    /// Its title and width.
+    pub layout: ArcRwSignal<WidgetLayout>,
 }
 
 impl WidgetCell {
@@ -96,6 +99,7 @@ impl WidgetCell {
         let cell = WidgetCell {
             body: ArcRwSignal::new(WidgetBody::Counter { value: 0 }),
             text: TextFeed::default(),
+            layout: ArcRwSignal::new(WidgetLayout::default()),
         };
         cell.set(body);
         cell
@@ -124,6 +128,8 @@ pub struct BoardUpdate {
     pub bodies: Vec<(String, WidgetBody)>,
     /// Splices into notes, in order.
     pub splices: Vec<(String, Splice)>,
+    /// Titles and widths of widgets, new or changed.
+    pub layouts: Vec<(String, WidgetLayout)>,
 }
 
 impl BoardUpdate {
@@ -132,6 +138,7 @@ impl BoardUpdate {
             && self.widgets.is_none()
             && self.bodies.is_empty()
             && self.splices.is_empty()
+            && self.layouts.is_empty()
     }
 }
 
@@ -212,6 +219,7 @@ impl Ui {
             widgets,
             bodies,
             splices,
+            layouts,
         } = update;
         if let Some(title) = title {
             if self.title.with_untracked(|t| *t != title) {
@@ -224,6 +232,13 @@ impl Ui {
                     Some(cell) => cell.set(body),
                     None => {
                         cells.insert(id, WidgetCell::new(body));
+                    }
+                }
+            }
+            for (id, layout) in layouts {
+                if let Some(cell) = cells.get(&id) {
+                    if cell.layout.with_untracked(|l| *l != layout) {
+                        cell.layout.set(layout);
                     }
                 }
             }

@@ -20,12 +20,14 @@ use automerge::{
 mod authors;
 mod changes;
 mod cursor;
+mod layout;
 mod read;
 mod undo;
 
 pub use authors::{valid_colour, Author, MAX_NAME_CHARS};
 pub use changes::BoardChange;
 use changes::Watch;
+pub use layout::{between, WidgetLayout, MAX_SIZE};
 use read::Reading;
 pub use undo::UndoStack;
 
@@ -265,6 +267,10 @@ impl Board {
         self.read().widgets_list()
     }
 
+    fn ordered_widgets(&self) -> Vec<ObjId> {
+        self.read().ordered_widgets()
+    }
+
     pub fn title(&self) -> String {
         self.read().title()
     }
@@ -356,6 +362,7 @@ impl Board {
                 self.doc.put(&w, VALUE, ScalarValue::counter(0))?;
             }
         }
+        self.place_last(&w)?;
         Ok(w.to_string())
     }
 

@@ -6,7 +6,7 @@
 //! ```json
 //! { "format": "meshboard-board", "version": 1, "title": "Launch",
 //!   "widgets": [
-//!     { "id": "2@ab…", "kind": "note", "text": "…" },
+//!     { "id": "2@ab…", "title": "…", "size": 1, "kind": "note", "text": "…" },
 //!     { "id": "5@ab…", "kind": "tasks", "items": [ { "text": "ship", "done": false } ] },
 //!     { "id": "9@ab…", "kind": "counter", "value": 3 } ] }
 //! ```
@@ -15,7 +15,9 @@
 
 use serde::Serialize;
 
-use crate::view::{BoardView, WidgetBody};
+use crate::board::WidgetLayout;
+use crate::view::WidgetBody;
+use crate::Board;
 
 /// The value of `format` in every JSON export.
 pub const JSON_FORMAT: &str = "meshboard-board";
@@ -33,6 +35,9 @@ struct JsonBoard<'a> {
 #[derive(Serialize)]
 struct JsonWidget<'a> {
     id: &'a str,
+    title: String,
+    /// The width in columns, 1 to 3.
+    size: u8,
     #[serde(flatten)]
     body: JsonBody<'a>,
 }
@@ -52,7 +57,9 @@ struct JsonTask<'a> {
 }
 
 /// The board as pretty-printed JSON.
-pub fn to_json(view: &BoardView) -> String {
+pub fn to_json(board: &Board) -> String {
+    let view = board.view();
+    let layout = |id: &str| board.widget_layout(id).unwrap_or_default();
     let board = JsonBoard {
         format: JSON_FORMAT,
         version: JSON_VERSION,
@@ -62,6 +69,8 @@ pub fn to_json(view: &BoardView) -> String {
             .iter()
             .map(|w| JsonWidget {
                 id: &w.id,
+                title: layout(&w.id).title,
+                size: layout(&w.id).size,
                 body: match &w.body {
                     WidgetBody::Note { text } => JsonBody::Note { text },
                     WidgetBody::Tasks { items } => JsonBody::Tasks {
@@ -82,9 +91,18 @@ pub fn to_json(view: &BoardView) -> String {
     serde_json::to_string_pretty(&board).unwrap_or_default()
 }
 
-/// The board as Markdown: its title, then each widget under a heading of its kind; notes as
-/// their text, tasks as a checklist, counters as their value.
-pub fn to_markdown(view: &BoardView) -> String {
+/// The board as Markdown: its title, then each widget under a heading of its title (or its
+/// kind); notes as their text, tasks as a checklist, counters as their value.
+pub fn to_markdown(board: &Board) -> String {
+    let view = board.view();
+    let heading = |id: &str, kind: &str| {
+        let WidgetLayout { title, .. } = board.widget_layout(id).unwrap_or_default();
+        let title = one_line(&title);
+        format!(
+            "## {}\n\n",
+            if title.is_empty() { kind } else { title.trim() }
+        )
+    };
     let mut out = String::new();
     let title = one_line(&view.title);
     out.push_str(&format!(
@@ -99,21 +117,21 @@ pub fn to_markdown(view: &BoardView) -> String {
         out.push('\n');
         match &widget.body {
             WidgetBody::Note { text } => {
-                out.push_str("## Note\n\n");
+                out.push_str(&heading(&widget.id, "Note"));
                 if !text.is_empty() {
                     out.push_str(text.trim_end_matches('\n'));
                     out.push('\n');
                 }
             }
             WidgetBody::Tasks { items } => {
-                out.push_str("## Tasks\n\n");
+                out.push_str(&heading(&widget.id, "Tasks"));
                 for task in items {
                     let mark = if task.done { 'x' } else { ' ' };
                     out.push_str(&format!("- [{mark}] {}\n", one_line(&task.text)));
                 }
             }
             WidgetBody::Counter { value } => {
-                out.push_str(&format!("## Counter\n\n{value}\n"));
+                out.push_str(&format!("{}{value}\n", heading(&widget.id, "Counter")));
             }
         }
     }
@@ -172,8 +190,13 @@ mod tests {
 
     #[test]
     fn json_follows_the_documented_schema() {
-        let view = sample().view();
-        let json: serde_json::Value = serde_json::from_str(&to_json(&view)).unwrap();
+        let mut board = sample();
+        let view = board.view();
+        board
+            .set_widget_title(&view.widgets[1].id, "Before launch")
+            .unwrap();
+        board.set_widget_size(&view.widgets[1].id, 2).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&to_json(&board)).unwrap();
         assert_eq!(json["format"], "meshboard-board");
         assert_eq!(json["version"], 1);
         assert_eq!(json["title"], "Launch plan\n");
@@ -183,6 +206,14 @@ mod tests {
         assert_eq!(w[0]["text"], "Ship it \"soon\"\n");
         assert_eq!(w[0]["id"], view.widgets[0].id.as_str());
         assert_eq!(w[1]["kind"], "tasks");
+        assert_eq!(
+            (w[1]["title"].as_str(), w[1]["size"].as_u64()),
+            (Some("Before launch"), Some(2))
+        );
+        assert_eq!(
+            (w[0]["title"].as_str(), w[0]["size"].as_u64()),
+            (Some(""), Some(1))
+        );
         assert_eq!(w[1]["items"][0]["text"], "write docs");
         assert_eq!(w[1]["items"][0]["done"], false);
         assert_eq!(w[1]["items"][1]["done"], true);
@@ -192,13 +223,16 @@ mod tests {
 
     #[test]
     fn markdown_has_the_title_and_every_widget() {
-        let md = to_markdown(&sample().view());
+        let mut board = sample();
+        let tasks = board.view().widgets[1].id.clone();
+        board.set_widget_title(&tasks, "Before launch\n").unwrap();
+        let md = to_markdown(&board);
         assert_eq!(
             md,
-            "# Launch plan\n\n## Note\n\nShip it \"soon\"\n\n## Tasks\n\n- [ ] write docs\n\
+            "# Launch plan\n\n## Note\n\nShip it \"soon\"\n\n## Before launch\n\n- [ ] write docs\n\
              - [x] line break\n\n## Counter\n\n3\n"
         );
-        assert!(to_markdown(&BoardView::default()).starts_with("# Untitled board\n"));
+        assert!(to_markdown(&Board::new_random().unwrap()).starts_with("# Untitled board\n"));
     }
 
     #[test]

@@ -128,4 +128,44 @@ describe('presence', () => {
     await a.context.close();
     await b.context.close();
   });
+
+  test('three people on a board, screenshotted at laptop and phone width, light and dark', async () => {
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const c = await newUser(env.browser, 'C');
+    const link = await createBoard(a, env.server.url);
+    await rename(a, 'Alice Archer');
+    await a.by('board-title').fill('Launch plan');
+    await a.by('add-note').click();
+    await a.by('add-tasks').click();
+    await a.by('add-counter').click();
+    await a.by('note-text').fill('Ship the beta on Friday.\nWrite the release notes first.');
+    await a.by('task-input').fill('Book the room');
+    await a.by('task-input').press('Enter');
+    await openBoard(b, link);
+    await rename(b, 'Bob Brown');
+    await openBoard(c, link);
+    await rename(c, 'Carol Chen');
+    await waitFor('A sees both', async () => (await avatars(a)) === 'Bob Brown,Carol Chen');
+    // Bob in the note with his caret after "beta", Carol on the tasks
+    await b.by('note-text').click();
+    await b.page.keyboard.press('Control+Home');
+    for (let i = 0; i < 13; i++) await b.page.keyboard.press('ArrowRight');
+    await c.by('task-input').focus();
+    await waitFor('A sees Bob\'s caret', async () => (await textBeforeCaret(a, 'Bob Brown')) === 'Ship the beta');
+    await waitFor('A sees Carol on the tasks', async () => (await a.widget('tasks').getByTestId('widget-presence').count()) === 1);
+    for (const scheme of ['light', 'dark']) {
+      await a.page.emulateMedia({ colorScheme: scheme });
+      for (const [name, size] of [['laptop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
+        await a.page.setViewportSize(size);
+        await new Promise((r) => setTimeout(r, 200));
+        await a.page.screenshot({ path: artifact(`presence-three-people-${name}-${scheme}.png`), fullPage: true });
+        // nothing of the top bar spills out of the page
+        const overflow = await a.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+        assert.equal(overflow, false, `no sideways scrolling at ${name} width (${scheme})`);
+      }
+    }
+    assertNoConsoleErrors(assert, a, b, c);
+    for (const u of [a, b, c]) await u.context.close();
+  });
 });

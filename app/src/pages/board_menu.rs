@@ -35,12 +35,12 @@ fn export(board: &mut crdt::Board, format: Format) -> Result<(), String> {
         Format::Json => file::download(
             &format!("{stem}.json"),
             "application/json",
-            export::to_json(&board.view()).as_bytes(),
+            export::to_json(board).as_bytes(),
         ),
         Format::Markdown => file::download(
             &format!("{stem}.md"),
             "text/markdown",
-            export::to_markdown(&board.view()).as_bytes(),
+            export::to_markdown(board).as_bytes(),
         ),
     }
 }

@@ -21,10 +21,16 @@ impl Session {
                     .map(|w| (w.id.clone(), w.body.kind()))
                     .collect(),
             );
+            update.layouts = view
+                .widgets
+                .iter()
+                .filter_map(|w| Some((w.id.clone(), board.widget_layout(&w.id)?)))
+                .collect();
             update.bodies = view.widgets.into_iter().map(|w| (w.id, w.body)).collect();
             return update;
         }
         let mut reread = BTreeSet::new();
+        let mut relaid = BTreeSet::new();
         for change in &changes {
             match change {
                 BoardChange::Title => update.title = Some(board.title()),
@@ -41,10 +47,19 @@ impl Session {
                 BoardChange::Widget(id) => {
                     reread.insert(id.clone());
                 }
+                BoardChange::Layout(id) => {
+                    relaid.insert(id.clone());
+                }
                 BoardChange::All | BoardChange::NoteSplice { .. } => {}
             }
         }
         reread.retain(|id| self.shown.contains(id));
+        relaid.extend(reread.iter().cloned());
+        update.layouts = relaid
+            .iter()
+            .filter(|id| self.shown.contains(*id))
+            .filter_map(|id| Some((id.clone(), board.widget_layout(id)?)))
+            .collect();
         update.bodies = reread
             .iter()
             .filter_map(|id| board.widget(id).map(|w| (w.id, w.body)))

@@ -2,6 +2,7 @@
 
 pub mod collab_text;
 pub mod counter;
+pub mod layout;
 pub mod note;
 pub mod remote_carets;
 pub mod tasks;

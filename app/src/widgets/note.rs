@@ -124,6 +124,15 @@ pub fn NoteWidget(id: String, feed: TextFeed) -> impl IntoView {
             let Some(Some(el)) = node.try_get_untracked() else {
                 return;
             };
+            // the field's selection also moves when a peer's text is written into it: only a
+            // caret the user has (the field is focused) is theirs to show
+            let focused = el
+                .owner_document()
+                .and_then(|d| d.active_element())
+                .is_some_and(|a| a == **el);
+            if !focused {
+                return;
+            }
             let (Ok(Some(start)), Ok(Some(end))) = (el.selection_start(), el.selection_end())
             else {
                 return;

@@ -6,6 +6,7 @@ use crate::pages::board::SessionHandle;
 use crate::pages::presence::{in_widget, WidgetPresence};
 use crate::session::Whereabouts;
 use crate::ui_state::Ui;
+use crate::widgets::layout::{drop_target, LayoutControls, WidgetTitle};
 
 fn label(kind: WidgetKind) -> &'static str {
     match kind {
@@ -51,6 +52,12 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
             session.whereabouts(Whereabouts::Focus(None));
         }
     };
+    let layout = cell.layout.clone();
+    let size = {
+        let layout = layout.clone();
+        Memo::new(move |_| layout.with(|l| l.size))
+    };
+    let (drag_over, drop) = drop_target(id.clone());
     let inner = match kind {
         WidgetKind::Note => view! { <NoteWidget id=id.clone() feed=cell.text/> }.into_any(),
         WidgetKind::Tasks => {
@@ -71,12 +78,17 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
         }
     };
     view! {
-        <article class=format!("widget kind-{}", kind.as_str()) data-testid="widget" data-kind=kind.as_str()
-            node_ref=card class:has-presence=move || ring().is_some() style:outline-color=ring
-            on:focusin=focus_in on:focusout=focus_out>
+        <article class=move || format!("widget kind-{} size-{}{}", kind.as_str(), size.get(),
+                if ring().is_some() { " has-presence" } else { "" })
+            data-testid="widget" data-kind=kind.as_str() data-id=id.clone()
+            node_ref=card style:outline-color=ring
+            on:focusin=focus_in on:focusout=focus_out on:dragover=drag_over.clone()
+            on:dragenter=drag_over on:drop=drop>
             <header class="widget-head">
                 <span class="widget-label">{label(kind)}</span>
+                <WidgetTitle id=id.clone() layout=layout.clone() placeholder="Untitled"/>
                 <WidgetPresence people/>
+                <LayoutControls id=id.clone() layout/>
                 <button class="icon-button" data-testid="widget-remove" title="Remove this widget"
                     aria-label="Remove this widget" on:click=remove>"×"</button>
             </header>

@@ -5,6 +5,7 @@
 use automerge::transaction::Transactable;
 use automerge::{ObjId, Patch, PatchAction, Prop, ScalarValue};
 
+use super::layout::{POS, SIZE};
 use super::{Board, KIND, TEXT, TITLE, WIDGETS};
 use crate::view::WidgetKind;
 
@@ -19,6 +20,8 @@ pub enum BoardChange {
     Widgets,
     /// A widget's content changed: read that widget again.
     Widget(String),
+    /// A widget's title or width changed.
+    Layout(String),
     /// Text was spliced into a note: `delete` code points at code point `index` made way for
     /// `insert`.
     NoteSplice {
@@ -133,6 +136,19 @@ impl Board {
                         insert,
                     })
                 };
+                // the widget's own keys: its place, width and title
+                let own = match (patch.path.len(), &patch.action) {
+                    (2, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => {
+                        Some(key.as_str())
+                    }
+                    (3, _) => key(2),
+                    _ => None,
+                };
+                match own {
+                    Some(POS) => return Some(BoardChange::Widgets),
+                    Some(SIZE | TITLE) => return Some(BoardChange::Layout(id)),
+                    _ => {}
+                }
                 if patch.path.len() == 3 && key(2) == Some(TEXT) && self.is_note(widget) {
                     match &patch.action {
                         PatchAction::SpliceText { index, value, .. } => {

@@ -3,6 +3,7 @@
 
 use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
+use super::layout::{valid_pos, WidgetLayout, MAX_SIZE, POS, SIZE};
 use super::{DONE, ITEMS, KIND, TEXT, TITLE, VALUE, WIDGETS};
 use crate::view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};
 
@@ -76,17 +77,48 @@ impl Reading<'_> {
         self.text_of(&ROOT, TITLE)
     }
 
+    /// The widget maps in the order they are shown: by position key (none first), then by
+    /// their place in the list (see `layout.rs`).
+    pub(super) fn ordered_widgets(&self) -> Vec<ObjId> {
+        let Some(list) = self.widgets_list() else {
+            return Vec::new();
+        };
+        let mut keyed: Vec<(Option<String>, usize, ObjId)> = self
+            .list_maps(&list)
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let pos = match self.scalar(&w, POS) {
+                    Some(ScalarValue::Str(s)) if valid_pos(&s) => Some(s.to_string()),
+                    _ => None,
+                };
+                (pos, i, w)
+            })
+            .collect();
+        keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        keyed.into_iter().map(|(_, _, w)| w).collect()
+    }
+
+    /// A widget's title and width.
+    pub(super) fn layout_of(&self, widget: &ObjId) -> WidgetLayout {
+        let size = match self.scalar(widget, SIZE) {
+            Some(ScalarValue::Uint(n)) => n,
+            Some(ScalarValue::Int(n)) => u64::try_from(n).unwrap_or(1),
+            _ => 1,
+        };
+        WidgetLayout {
+            title: self.text_of(widget, TITLE),
+            size: u8::try_from(size.clamp(1, u64::from(MAX_SIZE))).unwrap_or(1),
+        }
+    }
+
     /// The whole board as plain data for the UI.
     pub fn view(&self) -> BoardView {
         let widgets = self
-            .widgets_list()
-            .map(|list| {
-                self.list_maps(&list)
-                    .into_iter()
-                    .filter_map(|w| self.widget_view(&w))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .ordered_widgets()
+            .into_iter()
+            .filter_map(|w| self.widget_view(&w))
+            .collect();
         BoardView {
             title: self.title(),
             widgets,
@@ -95,10 +127,7 @@ impl Reading<'_> {
 
     /// The widgets' ids and kinds, in order, without their content.
     pub fn widget_kinds(&self) -> Vec<(String, WidgetKind)> {
-        let Some(list) = self.widgets_list() else {
-            return Vec::new();
-        };
-        self.list_maps(&list)
+        self.ordered_widgets()
             .into_iter()
             .filter_map(|w| match self.scalar(&w, KIND)? {
                 ScalarValue::Str(s) => Some((w.to_string(), WidgetKind::parse(&s)?)),

@@ -135,6 +135,24 @@ pub fn random_edit(board: &mut Board, rng: &mut ChaCha8Rng, seen: &mut Seen) {
                 let _ = board.increment_counter(&id, rng.random_range(-3..=5));
             }
         }
+        // layout: moves (concurrent ones must end in one order with every widget once), widths
+        // and widget titles
+        90..95 => {
+            let all: Vec<String> = view.widgets.iter().map(|w| w.id.clone()).collect();
+            if let Some(id) = pick(rng, &all).cloned() {
+                let _ = board.move_widget(&id, rng.random_range(-3i32..=3) as isize);
+            }
+        }
+        95..97 => {
+            if let Some(id) = pick(rng, &seen.widgets).cloned() {
+                let _ = if rng.random_bool(0.5) {
+                    board.set_widget_size(&id, rng.random_range(1..=3))
+                } else {
+                    let old = board.widget_layout(&id).unwrap_or_default().title;
+                    board.set_widget_title(&id, &mutate_text(rng, &old))
+                };
+            }
+        }
         _ => {
             let title = mutate_text(rng, &view.title);
             let _ = board.set_title(&title);

@@ -20,6 +20,12 @@ impl World {
             }
             let heads = engine.board_mut().heads();
             let view = engine.board().view();
+            // moves are register writes: a widget is never shown twice
+            let mut ids: Vec<&str> = view.widgets.iter().map(|w| w.id.as_str()).collect();
+            ids.sort_unstable();
+            if ids.windows(2).any(|w| w[0] == w[1]) {
+                return Err(format!("node {i} shows a widget twice: {ids:?}"));
+            }
             match &first {
                 None => first = Some((heads, view)),
                 Some((h0, v0)) => {
