@@ -169,6 +169,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     testid="board-title"
                     class="title"
                     placeholder="Untitled board"
+                    label="Board title"
                 />
                 <ShareLink/>
                 <crate::pages::board_menu::BoardMenu/>

@@ -69,6 +69,9 @@ pub fn CollabInput(
     testid: &'static str,
     #[prop(optional)] class: &'static str,
     #[prop(optional)] placeholder: &'static str,
+    /// The field's accessible name, when no visible label says what it is.
+    #[prop(optional)]
+    label: Option<&'static str>,
 ) -> impl IntoView {
     let on_input = move |ev: leptos::ev::Event| on_edit(event_target_value(&ev));
     let node = NodeRef::<html::Input>::new();
@@ -79,7 +82,7 @@ pub fn CollabInput(
         }
     });
     view! {
-        <input type="text" node_ref=node data-testid=testid class=class placeholder=placeholder
+        <input type="text" node_ref=node data-testid=testid class=class placeholder=placeholder aria-label=label
             autocomplete="off" on:input=on_input/>
     }
 }

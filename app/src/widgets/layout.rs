@@ -71,7 +71,7 @@ pub fn WidgetTitle(
         session.edit(move |b| b.set_widget_title(&id, &value));
     };
     view! {
-        <CollabInput text=title on_edit testid="widget-title" class="widget-title" placeholder/>
+        <CollabInput text=title on_edit testid="widget-title" class="widget-title" placeholder label="Widget title"/>
     }
 }
 
