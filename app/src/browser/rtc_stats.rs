@@ -69,7 +69,7 @@ pub struct Stat {
     pub kind: String,
     /// transport: `selectedCandidatePairId`
     pub selected_pair: Option<String>,
-    /// candidate-pair: `state`, `nominated`, `selected` (Firefox), `localCandidateId`,
+    /// candidate-pair (and transport, for the bytes): `state`, `nominated`, `selected` (Firefox), `localCandidateId`,
     /// `remoteCandidateId`, `currentRoundTripTime` (seconds), `bytesSent`, `bytesReceived`
     pub state: Option<String>,
     pub nominated: bool,
@@ -87,19 +87,22 @@ pub struct Stat {
 /// The link as the report tells it (stats by id): its selected candidate pair is the one the
 /// transport names, else (browsers without `selectedCandidatePairId`) a pair marked selected,
 /// else the nominated pair that succeeded. `None` while no pair is selected.
+///
+/// Bytes are the transport's, which count the link's whole life: ICE may switch to another pair
+/// on the way (another interface), and each pair counts only what went over it.
 pub fn summarize(report: &HashMap<String, Stat>) -> Option<LinkStats> {
-    let pair = report
-        .values()
-        .filter(|s| s.kind == "transport")
-        .filter_map(|t| t.selected_pair.as_ref())
-        .find_map(|id| report.get(id))
-        .filter(|p| p.kind == "candidate-pair")
-        .or_else(|| {
-            let pairs = || report.values().filter(|s| s.kind == "candidate-pair");
-            pairs().find(|p| p.selected).or_else(|| {
-                pairs().find(|p| p.nominated && p.state.as_deref() == Some("succeeded"))
-            })
-        })?;
+    let transports = || report.values().filter(|s| s.kind == "transport");
+    let selected = transports().find_map(|t| {
+        let pair = report.get(t.selected_pair.as_ref()?)?;
+        (pair.kind == "candidate-pair").then_some((t, pair))
+    });
+    let transport = selected.map(|(t, _)| t).or_else(|| transports().next());
+    let pair = selected.map(|(_, p)| p).or_else(|| {
+        let pairs = || report.values().filter(|s| s.kind == "candidate-pair");
+        pairs()
+            .find(|p| p.selected)
+            .or_else(|| pairs().find(|p| p.nominated && p.state.as_deref() == Some("succeeded")))
+    })?;
     let candidate = |id: &Option<String>| id.as_ref().and_then(|id| report.get(id));
     let (local, remote) = (
         candidate(&pair.local_candidate),
@@ -121,8 +124,12 @@ pub fn summarize(report: &HashMap<String, Stat>) -> Option<LinkStats> {
             .rtt_s
             .filter(|t| t.is_finite() && *t >= 0.0)
             .map(|t| t * 1000.0),
-        bytes_sent: bytes(pair.bytes_sent),
-        bytes_received: bytes(pair.bytes_received),
+        bytes_sent: bytes(transport.and_then(|t| t.bytes_sent).or(pair.bytes_sent)),
+        bytes_received: bytes(
+            transport
+                .and_then(|t| t.bytes_received)
+                .or(pair.bytes_received),
+        ),
     })
 }
 
@@ -256,6 +263,15 @@ mod tests {
         assert_eq!(s.protocol.as_deref(), Some("udp"));
         assert!((s.rtt_ms.unwrap() - 3.1).abs() < 1e-9);
         assert_eq!((s.bytes_sent, s.bytes_received), (1200, 3400));
+
+        // the transport counts what went over every pair it used
+        let mut r = r;
+        if let Some(t) = r.get_mut("T1") {
+            t.bytes_sent = Some(5000.0);
+            t.bytes_received = Some(7000.0);
+        }
+        let s = summarize(&r).unwrap();
+        assert_eq!((s.bytes_sent, s.bytes_received), (5000, 7000));
     }
 
     #[test]

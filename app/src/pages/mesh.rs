@@ -201,8 +201,11 @@ fn panel_body(v: &MeshView) -> impl IntoView {
         <ul class="mesh-peers">
             {rows.into_iter().map(row_view).collect_view()}
         </ul>
-        {me.map(|me| view! {
-            <p class="mesh-me">"You are "<strong>{me}</strong>" to the others. Other tabs of this browser sync among themselves and are not listed."</p>
+        {me.map(|me| {
+            let name = me.clone();
+            view! {
+            <p class="mesh-me" data-testid="mesh-me" data-name=name>"You are "<strong>{me}</strong>" to the others. Other tabs of this browser sync among themselves and are not listed."</p>
+            }
         })}
     }
 }
