@@ -2,9 +2,13 @@
 // and whether the board is in sync with it, and the signaling connection; live while open, and
 // no getStats() call at all while closed. Real server, real WebRTC between browser contexts.
 import assert from 'node:assert/strict';
-import { afterEach, before, describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { after, afterEach, before, describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, newUser, openBoard, serverAndBrowser, waitFor, waitForText,
+  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, serverAndBrowser, startServer, waitFor,
+  waitForText,
 } from '../lib/harness.mjs';
 
 /** A user whose pages count their calls of RTCPeerConnection.getStats() in `window.__getStats`. */
@@ -161,5 +165,108 @@ describe('the mesh panel', () => {
       return names.length === 1 && names[0] !== cName;
     });
     await waitForText(a, 'peer-count', '1');
+  });
+});
+
+describe('the mesh panel tells the signaling state', () => {
+  const env = serverAndBrowser();
+
+  test('connected, reconnecting while the server is gone (links stay in sync), offline when paused', async () => {
+    const a = await newUser(env.browser, 'A');
+    const b = await newUser(env.browser, 'B');
+    const link = await createBoard(a, env.server.url);
+    await openBoard(b, link);
+    await waitForText(a, 'peer-count', '1');
+    await openPanel(a, 1);
+    await waitFor('connected', async () => (await a.by('mesh-signaling').getAttribute('data-state')) === 'connected');
+
+    await env.server.stop();
+    env.server = null;
+    await waitFor('reconnecting', async () => (await a.by('mesh-signaling').getAttribute('data-state')) === 'reconnecting');
+    assert.match(await a.by('mesh-signaling').textContent(), /Reconnecting…/);
+    // the open link carries edits without the server, and the panel still lists it
+    await b.by('add-counter').click();
+    await waitFor('A sees the counter', async () => (await a.by('counter-value').count()) === 1);
+    assert.equal(await rows(a).count(), 1);
+    await waitFor('still in sync', async () => (await a.by('mesh-sync').getAttribute('data-state')) === 'in-sync');
+
+    await a.by('offline-toggle').click();
+    await waitFor('offline', async () => (await a.by('mesh-signaling').getAttribute('data-state')) === 'offline');
+    await waitFor('no links while offline', async () => (await rows(a).count()) === 0);
+    assert.equal(await a.by('mesh-empty').count(), 1);
+    // the server going away logs failed WebSocket connections: those are expected here
+    a.errors.length = 0;
+    b.errors.length = 0;
+  });
+});
+
+/** A free TCP port on loopback (for coturn's listening port). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const TURNSERVER = '/usr/bin/turnserver';
+
+describe('a link relayed through TURN', { skip: !fs.existsSync(TURNSERVER) && 'coturn is not installed (apt-get install coturn)' }, () => {
+  let turn, server, browser;
+  const secret = 'mesh-test-secret';
+
+  before(async () => {
+    const port = await freePort();
+    const min = 40000 + Math.floor(Math.random() * 20000);
+    turn = spawn(TURNSERVER, [
+      '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+      `--min-port=${min}`, `--max-port=${min + 200}`, '--use-auth-secret', `--static-auth-secret=${secret}`,
+      '--realm=meshboard.test', '--allow-loopback-peers', '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    for (const stream of [turn.stdout, turn.stderr]) stream.on('data', (d) => { log = (log + d).slice(-4000); });
+    // coturn says nothing on stdout once it listens: give it a moment, and check it is still up
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(turn.exitCode, null, `coturn exited: ${log}`);
+    server = await startServer({ args: ['--turn-url', `turn:127.0.0.1:${port}?transport=udp`, '--turn-secret', secret] });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    turn?.kill('SIGTERM');
+  });
+
+  /** A user whose peer connections may use relay candidates only (as behind a strict firewall). */
+  async function relayOnlyUser(name) {
+    const user = await newUser(browser, name);
+    await user.context.addInitScript(() => {
+      const Original = window.RTCPeerConnection;
+      const RelayOnly = function (config = {}, ...rest) {
+        return new Original({ ...config, iceTransportPolicy: 'relay' }, ...rest);
+      };
+      RelayOnly.prototype = Original.prototype;
+      window.RTCPeerConnection = RelayOnly;
+    });
+    return user;
+  }
+
+  test('shows "Relayed (TURN)" with an RTT and bytes', async () => {
+    const a = await relayOnlyUser('A');
+    const b = await relayOnlyUser('B');
+    const link = await createBoard(a, server.url);
+    await openBoard(b, link);
+    await waitForText(a, 'peer-count', '1', 30000);
+    await openPanel(a, 1);
+    await waitFor('a relayed route', async () => (await a.by('mesh-route').getAttribute('data-route')) === 'relay');
+    assert.equal(await a.by('mesh-route').textContent(), 'Relayed (TURN)');
+    assert.match(await a.by('mesh-route').getAttribute('title'), /relay/);
+    await waitFor('an RTT', async () => (await a.by('mesh-rtt').getAttribute('data-ms')) !== null);
+    assert.ok(Number(await a.by('mesh-bytes').getAttribute('data-sent')) > 0);
+    assertNoConsoleErrors(assert, a, b);
   });
 });

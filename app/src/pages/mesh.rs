@@ -186,7 +186,10 @@ fn panel_body(v: &MeshView) -> impl IntoView {
     view! {
         <p class=format!("mesh-signaling {state}") data-testid="mesh-signaling" data-state=state>
             <span class="dot" aria-hidden="true"></span>
-            <span><strong>"Signaling server: "{label}</strong>" "<span class="mesh-hint">{hint}</span></span>
+            <span>
+                <strong>"Signaling server: "{label}</strong>
+                {(!hint.is_empty()).then(|| view! { <span class="mesh-hint">{hint}</span> })}
+            </span>
         </p>
         <h3 class="mesh-subhead">{match rows.len() {
             0 => "Peers".to_owned(),
