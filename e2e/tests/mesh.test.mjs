@@ -77,12 +77,13 @@ describe('the mesh panel', () => {
   });
 
   test('lists the other peer by name: direct, an RTT, bytes both ways, in sync after an edit', async () => {
-    const bName = await ownName(b);
-    assert.match(bName, /^Peer [A-Za-z0-9_-]{6}$/);
+    await b.by('my-name').fill('Bob');
+    await b.by('my-name').press('Enter');
+    assert.equal(await ownName(b), 'Bob', 'B\'s panel says who B is to the others');
     await openPanel(a, 1);
-    const row = rows(a).first();
-    assert.equal(await row.getAttribute('data-name'), bName, 'the row names the other peer');
-    assert.equal(await a.by('mesh-name').first().textContent(), bName);
+    // by the name B's presence gives (a short peer id until it arrives)
+    await waitFor('A\'s row names B', async () => (await rows(a).first().getAttribute('data-name')) === 'Bob');
+    assert.equal(await a.by('mesh-name').first().textContent(), 'Bob');
     assert.equal(await a.by('mesh-signaling').getAttribute('data-state'), 'connected');
     assert.match(await a.by('mesh-signaling').textContent(), /Signaling server: Connected/);
 
@@ -141,10 +142,12 @@ describe('the mesh panel', () => {
   test('with three peers it lists two rows; a context that closes loses its row', async () => {
     const c = await countingUser(env.browser, 'C');
     await openBoard(c, link);
+    await c.by('my-name').fill('Carol');
+    await c.by('my-name').press('Enter');
     await waitForText(a, 'peer-count', '2');
     await waitForText(c, 'peer-count', '2');
     const [bName, cName] = [await ownName(b), await ownName(c)];
-    assert.notEqual(bName, cName);
+    assert.deepEqual([bName, cName], ['Bob', 'Carol']);
     await openPanel(a, 2);
     await waitFor('A lists B and C, both in sync and direct', async () => {
       const got = await rows(a).evaluateAll((els) => els.map((e) => [e.dataset.name, e.dataset.sync, e.dataset.route]));

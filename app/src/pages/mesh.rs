@@ -23,11 +23,17 @@ use crate::session::{LinkState, MeshSnapshot, PeerSync, Signaling};
 /// How often the open panel reads the links again.
 const POLL_MS: u32 = 1000;
 
-/// The name a peer is shown by. Presence will know display names; until then a short form of the
-/// peer id (which the server assigns anew each time a browser joins).
-pub fn peer_name(peer: &PeerId) -> String {
-    let short: String = peer.chars().take(6).collect();
-    format!("Peer {short}")
+/// The name a peer is shown by: the display name its presence gave (self-asserted), else, until
+/// that arrives, a short form of its peer id (which the server assigns anew on every join).
+pub fn peer_name(peer: &PeerId, display: Option<&str>) -> String {
+    match display.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => name.to_owned(),
+        None => format!("Peer {}", short_id(peer)),
+    }
+}
+
+fn short_id(peer: &PeerId) -> String {
+    peer.chars().take(6).collect()
 }
 
 /// One row of the panel.
@@ -44,6 +50,7 @@ struct Row {
 #[derive(Debug, Clone, PartialEq)]
 struct MeshView {
     me: PeerId,
+    my_name: String,
     signaling: Signaling,
     rows: Vec<Row>,
 }
@@ -76,7 +83,7 @@ impl Poller {
                 }
             };
             rows.push(Row {
-                name: peer_name(&link.peer),
+                name: peer_name(&link.peer, link.name.as_deref()),
                 peer: link.peer,
                 state: link.state,
                 connection: link.connection,
@@ -88,6 +95,7 @@ impl Poller {
         }
         let view = MeshView {
             me: snapshot.me,
+            my_name: snapshot.my_name,
             signaling: snapshot.signaling,
             rows,
         };
@@ -182,7 +190,7 @@ fn panel_body(v: &MeshView) -> impl IntoView {
     let (state, label, hint) = signaling_text(v.signaling);
     let rows = v.rows.clone();
     let empty = rows.is_empty();
-    let me = (!v.me.is_empty()).then(|| peer_name(&v.me));
+    let me = (!v.me.is_empty()).then(|| peer_name(&v.me, Some(&v.my_name)));
     view! {
         <p class=format!("mesh-signaling {state}") data-testid="mesh-signaling" data-state=state>
             <span class="dot" aria-hidden="true"></span>
@@ -207,7 +215,8 @@ fn panel_body(v: &MeshView) -> impl IntoView {
         {me.map(|me| {
             let name = me.clone();
             view! {
-            <p class="mesh-me" data-testid="mesh-me" data-name=name>"You are "<strong>{me}</strong>" to the others. Other tabs of this browser sync among themselves and are not listed."</p>
+            <p class="mesh-me" data-testid="mesh-me" data-name=name>"You are "<strong>{me}</strong>" to the others. Names are what each person calls themselves, not checked. \
+                 Other tabs of this browser sync among themselves and are not listed."</p>
             }
         })}
     }
@@ -301,7 +310,8 @@ fn row_view(row: Row) -> impl IntoView {
         <li class="mesh-peer" data-testid="mesh-peer" data-name=row.name.clone() data-peer=row.peer.clone()
             data-route=route data-sync=sync>
             <div class="mesh-peer-head">
-                <strong class="mesh-name" data-testid="mesh-name">{row.name.clone()}</strong>
+                <strong class="mesh-name" data-testid="mesh-name"
+                    title=format!("Peer id {}…, new each time it joins", short_id(&row.peer))>{row.name.clone()}</strong>
                 <span class=format!("mesh-sync {sync}") data-testid="mesh-sync" data-state=sync>{sync_label}</span>
             </div>
             <div class="mesh-facts">
@@ -333,6 +343,9 @@ mod tests {
         assert_eq!(rtt_text(None), "RTT —");
         assert_eq!(rtt_text(Some(0.3)), "RTT <1 ms");
         assert_eq!(rtt_text(Some(3.4)), "RTT 3 ms");
-        assert_eq!(peer_name(&"AbCdEfGhIj".to_owned()), "Peer AbCdEf");
+        let peer = "AbCdEfGhIj".to_owned();
+        assert_eq!(peer_name(&peer, None), "Peer AbCdEf");
+        assert_eq!(peer_name(&peer, Some(" ")), "Peer AbCdEf");
+        assert_eq!(peer_name(&peer, Some("Ann")), "Ann");
     }
 }

@@ -31,6 +31,8 @@ pub enum LinkState {
 /// One link to a remote peer.
 pub struct MeshLink {
     pub peer: PeerId,
+    /// The display name the peer gave in its presence (self-asserted), once it said one.
+    pub name: Option<String>,
     pub state: LinkState,
     /// The browser's view of the connection: `connected`, or `disconnected` while the network
     /// is gone (ICE may still recover it).
@@ -42,6 +44,8 @@ pub struct MeshLink {
 pub struct MeshSnapshot {
     /// Our peer id in the room (empty before the first join).
     pub me: PeerId,
+    /// The display name our presence gives the others.
+    pub my_name: String,
     pub signaling: Signaling,
     /// Sorted by peer id.
     pub links: Vec<MeshLink>,
@@ -75,6 +79,7 @@ impl Session {
             let pc = link.pc.handle();
             links.push(MeshLink {
                 peer: peer.clone(),
+                name: self.presence.name_of(peer).map(str::to_owned),
                 state,
                 connection: pc.connection_state(),
                 pc,
@@ -82,6 +87,7 @@ impl Session {
         }
         MeshSnapshot {
             me: self.me.clone(),
+            my_name: self.presence.local().name.clone(),
             signaling,
             links,
         }
