@@ -49,6 +49,8 @@ use crate::sync_guard;
 
 mod push_budget;
 use push_budget::PushBudget;
+mod status;
+pub use status::PeerSync;
 
 /// A peer's id, as given by the transport (the signaling server's peer id).
 pub type PeerId = String;

@@ -9,6 +9,7 @@ pub mod idb;
 pub mod listener;
 pub mod peer_connection;
 pub mod random;
+pub mod rtc_stats;
 pub mod storage_manager;
 pub mod timer;
 pub mod websocket;

@@ -10,6 +10,7 @@ use web_sys::{
     RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
+use super::rtc_stats::{self, LinkStats, StatsError};
 use crate::peer_signal::Candidate;
 
 #[derive(Debug)]
@@ -190,6 +191,16 @@ pub async fn add_candidate(pc: RtcPeerConnection, c: Candidate) -> Result<(), St
         .await
         .map(|_| ())
         .map_err(|e| super::describe(&e))
+}
+
+/// The link's route, round-trip time and bytes, from `getStats()`; `Ok(None)` while no ICE
+/// candidate pair is selected yet.
+pub async fn stats(pc: RtcPeerConnection) -> Result<Option<LinkStats>, StatsError> {
+    let report = JsFuture::from(pc.get_stats())
+        .await
+        .map_err(|e| StatsError::Failed(super::describe(&e)))?;
+    let stats = rtc_stats::read(&rtc_stats::report_of(report)?)?;
+    Ok(rtc_stats::summarize(&stats))
 }
 
 impl Drop for PeerConnection {

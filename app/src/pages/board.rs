@@ -33,6 +33,12 @@ impl SessionHandle {
             .with_value(|cell| dispatch(cell, Input::SetAuthor(author)));
     }
 
+    /// What the mesh panel shows: the links, their sync state, the signaling state.
+    pub fn mesh(self, reply: impl FnOnce(crate::session::MeshSnapshot) + 'static) {
+        self.0
+            .try_with_value(|cell| dispatch(cell, Input::Mesh(Box::new(reply))));
+    }
+
     /// Read the board (for an export).
     pub fn read(self, f: impl FnOnce(&mut Board) + 'static) {
         self.0
@@ -126,6 +132,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                 <crate::pages::undo::UndoButtons/>
                 <crate::pages::my_name::MyName/>
                 <HistoryButton/>
+                <crate::pages::mesh::Mesh/>
                 <button class="button small" data-testid="offline-toggle"
                     aria-pressed=move || offline.get().to_string()
                     title="Pause all networking; your edits are kept and merged when you go online again"

@@ -3,6 +3,7 @@ pub mod board_menu;
 pub mod history;
 pub mod home;
 pub mod link_error;
+pub mod mesh;
 pub mod my_name;
 pub mod presence;
 pub mod undo;

@@ -9,6 +9,7 @@
 //! connection, channel, timer and closure it owns.
 
 mod links;
+mod mesh_stats;
 mod persist;
 mod presence;
 mod reading;
@@ -64,6 +65,8 @@ const PEER_RETRY_CAP_MS: f64 = 60_000.0;
 const LINK_SETUP_MS: u32 = 15_000;
 /// How long a peer that left signaling keeps its open channel before we call it gone.
 const LEAVE_GRACE_MS: u32 = 3_000;
+
+pub use mesh_stats::{LinkState, MeshLink, MeshReply, MeshSnapshot, PeerSync, Signaling};
 
 pub type Edit = Box<dyn FnOnce(&mut Board) -> Result<(), BoardError>>;
 pub type MergeReply = Box<dyn FnOnce(Result<crdt::import::Merged, crdt::import::ImportError>)>;
@@ -123,6 +126,8 @@ pub enum Input {
     Undo {
         redo: bool,
     },
+    /// The mesh panel asks for the links and the signaling state.
+    Mesh(MeshReply),
 }
 
 /// A stored chunk: its key and its bytes (`None` if the record was not bytes).
@@ -640,6 +645,7 @@ impl Session {
                 }
             }
             Input::Read(read) => read(self.engine.board_mut()),
+            Input::Mesh(reply) => reply(self.mesh_snapshot()),
             Input::SetAuthor(author) => {
                 self.presence_rename(&author);
                 self.author = author;

@@ -374,5 +374,7 @@ impl Presence {
     }
 }
 
+mod names;
+
 #[cfg(test)]
 mod tests;
