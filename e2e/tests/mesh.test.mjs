@@ -3,7 +3,6 @@
 // no getStats() call at all while closed. Real server, real WebRTC between browser contexts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
@@ -217,7 +216,8 @@ function freePort() {
 
 const TURNSERVER = '/usr/bin/turnserver';
 
-describe('a link relayed through TURN', { skip: !fs.existsSync(TURNSERVER) && 'coturn is not installed (apt-get install coturn)' }, () => {
+// `cargo xtask test` installs Debian's coturn when it is missing
+describe('a link relayed through TURN', () => {
   let turn, server, browser;
   const secret = 'mesh-test-secret';
 

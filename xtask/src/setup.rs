@@ -160,6 +160,14 @@ pub fn ensure_redis() -> Result<()> {
     })
 }
 
+/// Debian's `coturn` (`turnserver`), which the e2e test of a link relayed through TURN starts on
+/// a free port; it is not started as a service.
+pub fn ensure_coturn() -> Result<()> {
+    step("setup: coturn", || {
+        ensure_debian_packages(&["/usr/bin/turnserver"], &["coturn"])
+    })
+}
+
 /// `apt-get install -y` of `packages` unless every one of `files` exists already.
 fn ensure_debian_packages(files: &[&str], packages: &[&str]) -> Result<()> {
     if files.iter().all(|p| Path::new(p).exists()) {

@@ -46,6 +46,9 @@ pub fn all(opts: &Options) -> Result<()> {
     if wants(Check::Rust) || wants(Check::E2e) {
         setup::ensure_redis()?;
     }
+    if wants(Check::E2e) {
+        setup::ensure_coturn()?;
+    }
     if wants(Check::Fmt) {
         step("cargo fmt --check", || {
             cmd::run(cmd::cargo().args(["fmt", "--all", "--", "--check"]))
@@ -141,7 +144,13 @@ fn e2e_files(filter: Option<&str>) -> Result<Vec<PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(&tests)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
+        // by file name: a checkout's own path may contain the filter
+        .filter(|p| {
+            filter.is_none_or(|f| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(f))
+            })
+        })
         .collect();
     files.sort();
     ensure!(
