@@ -85,11 +85,7 @@ impl UndoStack {
     /// Undo the last step on `board` (uncommitted: the caller commits it and passes the new
     /// change to [`UndoStack::undone`]). `false` if there was nothing to undo.
     pub fn undo(&mut self, board: &mut Board) -> Result<bool, BoardError> {
-        let Some(step) = self.undo.pop() else {
-            return Ok(false);
-        };
-        revert_all(board, &mut self.copies, &step.changes)?;
-        Ok(true)
+        revert_last(&mut self.undo, &mut self.copies, board)
     }
 
     /// The change that undid a step: redo reverts it.
@@ -100,17 +96,26 @@ impl UndoStack {
     /// Redo the last undone step (uncommitted, like [`UndoStack::undo`]; pass the new change to
     /// [`UndoStack::redone`]).
     pub fn redo(&mut self, board: &mut Board) -> Result<bool, BoardError> {
-        let Some(step) = self.redo.pop() else {
-            return Ok(false);
-        };
-        revert_all(board, &mut self.copies, &step.changes)?;
-        Ok(true)
+        revert_last(&mut self.redo, &mut self.copies, board)
     }
 
     /// The change that redid a step: it can be undone again (without ending the redo stack).
     pub fn redone(&mut self, hash: ChangeHash, now: u64) {
         push(&mut self.undo, hash, now, false);
     }
+}
+
+/// Revert the last step of `stack`; `false` if it is empty.
+fn revert_last(
+    stack: &mut Vec<Step>,
+    copies: &mut Copies,
+    board: &mut Board,
+) -> Result<bool, BoardError> {
+    let Some(step) = stack.pop() else {
+        return Ok(false);
+    };
+    revert_all(board, copies, &step.changes)?;
+    Ok(true)
 }
 
 fn push(stack: &mut Vec<Step>, hash: ChangeHash, now: u64, join: bool) {
