@@ -32,7 +32,8 @@ describe('accessibility', () => {
     await a.page.goto(env.server.url + '/');
     await a.by('new-board').waitFor();
     for (const scheme of ['light', 'dark']) {
-      await a.page.emulateMedia({ colorScheme: scheme });
+      // no transitions: axe must see the colours of the scheme, not a blend on the way to them
+      await a.page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' });
       assert.deepEqual(await violations(a), [], `home page (${scheme})`);
     }
     const link = await createBoard(a, env.server.url);
@@ -47,7 +48,8 @@ describe('accessibility', () => {
     await waitFor('A sees B', async () => (await a.by('presence-avatar').count()) === 1);
     await waitFor('B\'s caret shows', async () => (await a.by('remote-caret').count()) === 1);
     for (const scheme of ['light', 'dark']) {
-      await a.page.emulateMedia({ colorScheme: scheme });
+      // no transitions: axe must see the colours of the scheme, not a blend on the way to them
+      await a.page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' });
       assert.deepEqual(await violations(a), [], `board (${scheme})`);
     }
 
@@ -58,7 +60,8 @@ describe('accessibility', () => {
       await a.page.keyboard.press('Tab');
       const focused = await a.page.evaluate(() => {
         const el = document.activeElement;
-        return el ? { id: el.dataset.testid ?? '', name: el.getAttribute('aria-label') || el.textContent.trim() || el.getAttribute('placeholder') || '' } : null;
+        return el ? { id: el.dataset.testid ?? '', name: el.getAttribute('aria-label') || [...(el.labels ?? [])].map((l) => l.textContent.trim()).join(' ')
+          || el.textContent.trim() || el.getAttribute('placeholder') || el.getAttribute('title') || '' } : null;
       });
       if (focused?.id) {
         assert.ok(focused.name, `${focused.id} has an accessible name`);

@@ -55,9 +55,19 @@ describe('layout', () => {
     await a.widget('note').getByTestId('widget-handle').focus();
     await a.page.keyboard.press('ArrowLeft');
     await waitFor('B: the note moved by key', async () => (await kinds(b)) === 'tasks,note,counter');
+    await new Promise((r) => setTimeout(r, 600)); // the drag is a step of its own
     await a.widget('counter').getByTestId('widget-handle').dragTo(a.widget('tasks'));
     await waitFor('B: the counter was dragged first', async () => (await kinds(b)) === 'counter,tasks,note');
     assert.equal(await kinds(a), 'counter,tasks,note');
+    // a move and a resize are undone like any edit
+    await new Promise((r) => setTimeout(r, 600));
+    await a.by('undo').click();
+    await waitFor('B: the drag is undone', async () => (await kinds(b)) === 'tasks,note,counter');
+    await a.widget('tasks').getByTestId('widget-size').click();
+    await waitFor('B: tasks 2 wide', async () => (await b.widget('tasks').getByTestId('widget-size').getAttribute('data-size')) === '2');
+    await new Promise((r) => setTimeout(r, 600));
+    await a.page.keyboard.press('Control+z');
+    await waitFor('B: the resize is undone', async () => (await b.widget('tasks').getByTestId('widget-size').getAttribute('data-size')) === '1');
     assertNoConsoleErrors(assert, a, b);
     await a.context.close();
     await b.context.close();

@@ -5,6 +5,28 @@ use leptos::prelude::*;
 
 use crate::ui_state::Ui;
 
+/// Black or white, whichever reads better on `colour` (`#rrggbb`), by WCAG contrast.
+pub fn ink_on(colour: &str) -> &'static str {
+    let channel = |i: usize| {
+        let v = colour
+            .get(i..i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .map_or(0.0, |v| f64::from(v) / 255.0);
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    // contrast with white (1.05 / (L + 0.05)) against contrast with black ((L + 0.05) / 0.05)
+    if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 {
+        "#ffffff"
+    } else {
+        "#111111"
+    }
+}
+
 /// Up to two initials of a display name.
 fn initials(name: &str) -> String {
     let mut words = name.split_whitespace();
@@ -26,6 +48,7 @@ pub fn Avatars() -> impl IntoView {
                 let:person>
                 <li class="avatar" class:always-on=person.always_on data-testid="presence-avatar"
                     data-name=person.name.clone() style:background-color=person.colour.clone()
+                    style:color=ink_on(&person.colour)
                     title=if person.always_on {
                         format!("{} (always-on peer)", person.name)
                     } else {
@@ -59,7 +82,7 @@ pub fn WidgetPresence(people: Memo<Vec<(String, String)>>) -> impl IntoView {
         <span class="widget-people">
             <For each=move || people.get() key=|p| p.clone() let:person>
                 <span class="widget-presence" data-testid="widget-presence" data-name=person.0.clone()
-                    style:background-color=person.1.clone()>{person.0.clone()}</span>
+                    style:background-color=person.1.clone() style:color=ink_on(&person.1)>{person.0.clone()}</span>
             </For>
         </span>
     }
@@ -68,6 +91,14 @@ pub fn WidgetPresence(people: Memo<Vec<(String, String)>>) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::initials;
+
+    #[test]
+    fn ink_reads_on_every_colour() {
+        assert_eq!(super::ink_on("#4f46e5"), "#ffffff");
+        assert_eq!(super::ink_on("#0ea5e9"), "#111111");
+        assert_eq!(super::ink_on("#ffffff"), "#111111");
+        assert_eq!(super::ink_on("#000000"), "#ffffff");
+    }
 
     #[test]
     fn initials_of_names() {

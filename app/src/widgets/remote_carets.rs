@@ -159,6 +159,9 @@ pub fn render(
                 if let Some(label) = span(&document, "remote-caret-label") {
                     label.set_text_content(Some(&c.name));
                     let _ = label.style().set_property("background-color", &c.colour);
+                    let _ = label
+                        .style()
+                        .set_property("color", crate::pages::presence::ink_on(&c.colour));
                     let _ = s.append_child(&label);
                 }
                 s.into()
