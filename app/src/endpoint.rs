@@ -4,12 +4,31 @@
 //! docs/self-hosting.md; that server must list the app's origin with `--allowed-origin`, and the
 //! static host's Content-Security-Policy must allow it in `connect-src`).
 
+use crate::browser::BrowserError;
+
 /// The meta tag's name.
 pub const META: &str = "meshboard-signaling";
 
+/// Why the page cannot tell where the signaling server is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error(
+        "This site is misconfigured: the signaling address \"{0}\" is not a ws:// or wss:// URL."
+    )]
+    NotWebSocket(String),
+    #[error("This site is misconfigured: the signaling address \"{0}\" is not encrypted (ws://) on an https page.")]
+    Unencrypted(String),
+    #[error(transparent)]
+    Browser(#[from] BrowserError),
+}
+
 /// The WebSocket URL from the meta tag's `content` (`None` or blank: the page's origin) and the
 /// page's `location.protocol` and `location.host`.
-pub fn resolve(configured: Option<&str>, protocol: &str, host: &str) -> Result<String, String> {
+pub fn resolve(
+    configured: Option<&str>,
+    protocol: &str,
+    host: &str,
+) -> Result<String, EndpointError> {
     match configured.map(str::trim).filter(|c| !c.is_empty()) {
         None => {
             let scheme = if protocol == "https:" { "wss" } else { "ws" };
@@ -20,14 +39,10 @@ pub fn resolve(configured: Option<&str>, protocol: &str, host: &str) -> Result<S
             let scheme = scheme.to_ascii_lowercase();
             let authority = rest.split('/').next().unwrap_or("");
             if !matches!(scheme.as_str(), "ws" | "wss") || authority.is_empty() {
-                return Err(format!(
-                    "This site is misconfigured: the signaling address \"{url}\" is not a ws:// or wss:// URL."
-                ));
+                return Err(EndpointError::NotWebSocket(url.to_owned()));
             }
             if protocol == "https:" && scheme == "ws" {
-                return Err(format!(
-                    "This site is misconfigured: the signaling address \"{url}\" is not encrypted (ws://) on an https page."
-                ));
+                return Err(EndpointError::Unencrypted(url.to_owned()));
             }
             Ok(url.to_owned())
         }
@@ -35,13 +50,11 @@ pub fn resolve(configured: Option<&str>, protocol: &str, host: &str) -> Result<S
 }
 
 /// The signaling URL for this page.
-pub fn signaling_url() -> Result<String, String> {
-    let window = web_sys::window().ok_or("no window")?;
+pub fn signaling_url() -> Result<String, EndpointError> {
+    let window = web_sys::window().ok_or(BrowserError::Missing("a window"))?;
     let location = window.location();
-    let protocol = location
-        .protocol()
-        .map_err(|e| crate::browser::describe(&e))?;
-    let host = location.host().map_err(|e| crate::browser::describe(&e))?;
+    let protocol = location.protocol().map_err(BrowserError::from)?;
+    let host = location.host().map_err(BrowserError::from)?;
     let configured = window
         .document()
         .and_then(|d| {

@@ -21,16 +21,27 @@ pub enum PeerSignal {
     Candidate(Candidate),
 }
 
+/// Why a peer's (unsealed) signal was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("a signal of {0} bytes is too large")]
+    TooLarge(usize),
+    #[error("a signal that is not UTF-8")]
+    NotText,
+    #[error("a signal that does not decode: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 impl PeerSignal {
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn decode(data: &str) -> Result<Self, String> {
+    pub fn decode(data: &str) -> Result<Self, SignalError> {
         if data.len() > MAX_SIGNAL_BYTES {
-            return Err(format!("signal of {} bytes is too large", data.len()));
+            return Err(SignalError::TooLarge(data.len()));
         }
-        serde_json::from_str(data).map_err(|e| e.to_string())
+        Ok(serde_json::from_str(data)?)
     }
 }
 

@@ -6,6 +6,7 @@
 //! never collide, and the whole board is the key range from `[room]` to `[room, []]`. Chunks can
 //! be loaded in any order (Automerge holds back changes until their dependencies arrive).
 
+use crate::browser::BrowserError;
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStoreParameters, IdbTransactionMode};
@@ -20,11 +21,11 @@ const BOARDS: &str = "boards";
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StorageError {
     #[error("Storage is not available: {0}")]
-    Unavailable(String),
+    Unavailable(BrowserError),
     #[error("Could not save: {0}")]
-    Write(String),
+    Write(BrowserError),
     #[error("Could not read saved boards: {0}")]
-    Read(String),
+    Read(BrowserError),
 }
 
 /// What the home page lists about a board.
@@ -91,8 +92,8 @@ pub struct Store {
     db: IdbDatabase,
 }
 
-fn js_err(e: JsValue) -> String {
-    crate::browser::describe(&e)
+fn js_err(e: JsValue) -> BrowserError {
+    BrowserError::from(e)
 }
 
 impl Store {
@@ -107,7 +108,7 @@ impl Store {
         &self,
         stores: &[&str],
         mode: IdbTransactionMode,
-    ) -> Result<web_sys::IdbTransaction, String> {
+    ) -> Result<web_sys::IdbTransaction, BrowserError> {
         let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
         self.db
             .transaction_with_str_sequence_and_mode(&names, mode)
@@ -126,12 +127,12 @@ impl Store {
             let keys: Array = idb::request(keys)
                 .await?
                 .dyn_into()
-                .map_err(|_| "keys are not a list".to_owned())?;
+                .map_err(|_| BrowserError::Unexpected("keys that are not a list"))?;
             let values: Array = idb::request(values)
                 .await?
                 .dyn_into()
-                .map_err(|_| "values are not a list".to_owned())?;
-            Ok::<_, String>(
+                .map_err(|_| BrowserError::Unexpected("values that are not a list"))?;
+            Ok::<_, BrowserError>(
                 keys.iter()
                     .zip(values.iter())
                     .map(|(k, v)| (k, v.dyn_into::<Uint8Array>().ok().map(|a| a.to_vec())))
@@ -200,13 +201,13 @@ impl Store {
             let all: Array = idb::request(all)
                 .await?
                 .dyn_into()
-                .map_err(|_| "not a list".to_owned())?;
+                .map_err(|_| BrowserError::Unexpected("records that are not a list"))?;
             let mut boards: Vec<BoardRecord> = all
                 .iter()
                 .filter_map(|v| BoardRecord::from_js(&v))
                 .collect();
             boards.sort_by(|a, b| b.updated_ms.total_cmp(&a.updated_ms));
-            Ok::<_, String>(boards)
+            Ok::<_, BrowserError>(boards)
         };
         read.await.map_err(StorageError::Read)
     }

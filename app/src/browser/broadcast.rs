@@ -1,5 +1,6 @@
 //! A `BroadcastChannel` carrying bytes between tabs of the same browser profile.
 
+use super::BrowserError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -15,8 +16,8 @@ impl Broadcast {
         name: &str,
         max_bytes: usize,
         on_message: impl Fn(Vec<u8>) + 'static,
-    ) -> Result<Self, String> {
-        let channel = BroadcastChannel::new(name).map_err(|e| super::describe(&e))?;
+    ) -> Result<Self, BrowserError> {
+        let channel = BroadcastChannel::new(name).map_err(BrowserError::from)?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             // Only byte arrays are part of the tab protocol; anything else is ignored, and so is
             // an array too large to copy into wasm memory.
@@ -36,10 +37,10 @@ impl Broadcast {
         })
     }
 
-    pub fn post(&self, bytes: &[u8]) -> Result<(), String> {
+    pub fn post(&self, bytes: &[u8]) -> Result<(), BrowserError> {
         self.channel
             .post_message(&js_sys::Uint8Array::from(bytes))
-            .map_err(|e| super::describe(&e))
+            .map_err(BrowserError::from)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Files the user gives or takes: reading a picked or dropped `File` (bounded before it is
 //! copied into wasm memory) and offering bytes as a download.
 
+use super::BrowserError;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Url};
@@ -38,26 +39,26 @@ pub async fn read(file: &File, limit: usize) -> Result<Vec<u8>, FileError> {
 }
 
 /// Offer `bytes` as a download named `name` of type `mime`.
-pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
+pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), BrowserError> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let options = BlobPropertyBag::new();
     options.set_type(mime);
     let blob = Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-        .map_err(|e| super::describe(&e))?;
-    let url = Url::create_object_url_with_blob(&blob).map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
+    let url = Url::create_object_url_with_blob(&blob).map_err(BrowserError::from)?;
     let clicked = (|| {
         let document = web_sys::window()
             .and_then(|w| w.document())
-            .ok_or("no document")?;
+            .ok_or(BrowserError::Missing("a document"))?;
         let a: HtmlAnchorElement = document
             .create_element("a")
-            .map_err(|e| super::describe(&e))?
+            .map_err(BrowserError::from)?
             .dyn_into()
-            .map_err(|_| "not an anchor".to_owned())?;
+            .map_err(|_| BrowserError::Unexpected("an element that is not a link"))?;
         a.set_href(&url);
         a.set_download(name);
         a.click();
-        Ok::<_, String>(())
+        Ok::<_, BrowserError>(())
     })();
     // Give the browser time to start the download before the blob's URL goes away.
     leptos::prelude::set_timeout(

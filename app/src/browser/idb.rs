@@ -2,6 +2,7 @@
 //! for a transaction to commit. Requests and transactions resolve JS promises directly, so no
 //! Rust closure outlives the call that made it.
 
+use super::BrowserError;
 use js_sys::Promise;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -20,15 +21,15 @@ pub async fn open(
     name: &str,
     version: u32,
     upgrade: fn(&IdbDatabase) -> Result<(), JsValue>,
-) -> Result<IdbDatabase, String> {
+) -> Result<IdbDatabase, BrowserError> {
     let factory = web_sys::window()
-        .ok_or("no window")?
+        .ok_or(BrowserError::Missing("a window"))?
         .indexed_db()
-        .map_err(|e| super::describe(&e))?
-        .ok_or("IndexedDB is not available in this browser")?;
+        .map_err(BrowserError::from)?
+        .ok_or(BrowserError::Missing("IndexedDB"))?;
     let req: IdbOpenDbRequest = factory
         .open_with_u32(name, version)
-        .map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
     let target = req.clone();
     let on_upgrade = Closure::<dyn FnMut(IdbVersionChangeEvent)>::new(move |_| {
         let db = target
@@ -58,18 +59,16 @@ pub async fn open(
     drop(on_upgrade);
     if outcome.is_err() {
         // No error on the request means it was blocked rather than failed.
-        return Err(request_error(&req).unwrap_or_else(|| {
-            "storage is blocked by another open Meshboard tab; close it and reload".into()
-        }));
+        return Err(request_error(&req).map_or(BrowserError::Blocked, BrowserError::Js));
     }
     req.result()
-        .map_err(|e| super::describe(&e))?
+        .map_err(BrowserError::from)?
         .dyn_into::<IdbDatabase>()
-        .map_err(|_| "IndexedDB returned something that is not a database".to_owned())
+        .map_err(|_| BrowserError::Unexpected("something that is not a database from IndexedDB"))
 }
 
 /// Wait for `req` and return its result.
-pub async fn request(req: IdbRequest) -> Result<JsValue, String> {
+pub async fn request(req: IdbRequest) -> Result<JsValue, BrowserError> {
     let promise = Promise::new(&mut |resolve, reject| {
         req.set_onsuccess(Some(&resolve));
         req.set_onerror(Some(&reject));
@@ -78,13 +77,15 @@ pub async fn request(req: IdbRequest) -> Result<JsValue, String> {
     req.set_onsuccess(None);
     req.set_onerror(None);
     match outcome {
-        Ok(_) => req.result().map_err(|e| super::describe(&e)),
-        Err(_) => Err(request_error(&req).unwrap_or_else(|| "IndexedDB request failed".into())),
+        Ok(_) => req.result().map_err(BrowserError::from),
+        Err(_) => Err(BrowserError::Js(
+            request_error(&req).unwrap_or_else(|| "IndexedDB request failed".into()),
+        )),
     }
 }
 
 /// Wait until `tx` commits; an abort (quota exceeded, a failed request) is an error.
-pub async fn committed(tx: IdbTransaction) -> Result<(), String> {
+pub async fn committed(tx: IdbTransaction) -> Result<(), BrowserError> {
     let promise = Promise::new(&mut |resolve, reject| {
         tx.set_oncomplete(Some(&resolve));
         tx.set_onerror(Some(&reject.clone()));
@@ -95,7 +96,7 @@ pub async fn committed(tx: IdbTransaction) -> Result<(), String> {
     tx.set_onerror(None);
     tx.set_onabort(None);
     outcome.map(|_| ()).map_err(|_| match tx.error() {
-        Some(e) => format!("{}: {}", e.name(), e.message()),
-        None => "the storage transaction was aborted".to_owned(),
+        Some(e) => BrowserError::Js(format!("{}: {}", e.name(), e.message())),
+        None => BrowserError::Aborted,
     })
 }

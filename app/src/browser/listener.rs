@@ -1,5 +1,6 @@
 //! An event listener that is removed (and its closure dropped) when this is dropped.
 
+use super::BrowserError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
@@ -15,11 +16,11 @@ impl Listener {
         target: &EventTarget,
         event: &'static str,
         f: impl FnMut(web_sys::Event) + 'static,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BrowserError> {
         let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
         target
             .add_event_listener_with_callback(event, closure.as_ref().unchecked_ref())
-            .map_err(|e| super::describe(&e))?;
+            .map_err(BrowserError::from)?;
         Ok(Listener {
             target: target.clone(),
             event,

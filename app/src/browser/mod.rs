@@ -17,6 +17,32 @@ pub mod websocket;
 use wasm_bindgen::JsValue;
 
 /// A short description of a JS error value for logs and messages.
+/// What went wrong in a browser API: the boundary error of `app/src/browser/`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrowserError {
+    /// The API threw or its promise rejected; what the browser said.
+    #[error("{0}")]
+    Js(String),
+    /// Something the page needs is not there.
+    #[error("{0} is not available here")]
+    Missing(&'static str),
+    /// The browser returned another type than its API promises.
+    #[error("the browser returned {0}")]
+    Unexpected(&'static str),
+    /// IndexedDB would not open: another tab holds an older version open.
+    #[error("storage is blocked by another open Meshboard tab; close it and reload")]
+    Blocked,
+    /// A storage transaction was aborted without saying why.
+    #[error("the storage transaction was aborted")]
+    Aborted,
+}
+
+impl From<JsValue> for BrowserError {
+    fn from(err: JsValue) -> Self {
+        BrowserError::Js(describe(&err))
+    }
+}
+
 pub fn describe(err: &JsValue) -> String {
     if let Some(e) = err.dyn_ref::<js_sys::Error>() {
         return String::from(e.message());

@@ -1,5 +1,6 @@
 //! An `RTCPeerConnection`, with trickle ICE and one data channel.
 
+use super::BrowserError;
 use signaling::protocol::IceServer;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -56,20 +57,22 @@ fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
 }
 
 /// The `sdp` field of what createOffer/createAnswer resolved to.
-fn sdp_of(value: &JsValue) -> Result<String, String> {
+fn sdp_of(value: &JsValue) -> Result<String, BrowserError> {
     js_sys::Reflect::get(value, &JsValue::from_str("sdp"))
         .ok()
         .and_then(|v| v.as_string())
-        .ok_or_else(|| "the browser produced a description without SDP".to_owned())
+        .ok_or(BrowserError::Unexpected(
+            "a session description without SDP",
+        ))
 }
 
 impl PeerConnection {
     pub fn new(
         ice_servers: &[IceServer],
         on_event: impl Fn(PeerEvent) + 'static,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BrowserError> {
         let pc = RtcPeerConnection::new_with_configuration(&config(ice_servers))
-            .map_err(|e| super::describe(&e))?;
+            .map_err(BrowserError::from)?;
         let on_event = std::rc::Rc::new(on_event);
         let h = on_event.clone();
         let on_ice = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
@@ -150,47 +153,47 @@ impl PeerConnection {
 }
 
 /// Create an offer and make it the local description; returns its SDP.
-pub async fn make_offer(pc: RtcPeerConnection) -> Result<String, String> {
+pub async fn make_offer(pc: RtcPeerConnection) -> Result<String, BrowserError> {
     let offer = JsFuture::from(pc.create_offer())
         .await
-        .map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
     let sdp = sdp_of(&offer)?;
     JsFuture::from(pc.set_local_description(&description(RtcSdpType::Offer, &sdp)))
         .await
-        .map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
     Ok(sdp)
 }
 
 /// Take the remote offer and answer it; returns the answer's SDP.
-pub async fn answer_offer(pc: RtcPeerConnection, offer: String) -> Result<String, String> {
+pub async fn answer_offer(pc: RtcPeerConnection, offer: String) -> Result<String, BrowserError> {
     JsFuture::from(pc.set_remote_description(&description(RtcSdpType::Offer, &offer)))
         .await
-        .map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
     let answer = JsFuture::from(pc.create_answer())
         .await
-        .map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
     let sdp = sdp_of(&answer)?;
     JsFuture::from(pc.set_local_description(&description(RtcSdpType::Answer, &sdp)))
         .await
-        .map_err(|e| super::describe(&e))?;
+        .map_err(BrowserError::from)?;
     Ok(sdp)
 }
 
-pub async fn accept_answer(pc: RtcPeerConnection, answer: String) -> Result<(), String> {
+pub async fn accept_answer(pc: RtcPeerConnection, answer: String) -> Result<(), BrowserError> {
     JsFuture::from(pc.set_remote_description(&description(RtcSdpType::Answer, &answer)))
         .await
         .map(|_| ())
-        .map_err(|e| super::describe(&e))
+        .map_err(BrowserError::from)
 }
 
-pub async fn add_candidate(pc: RtcPeerConnection, c: Candidate) -> Result<(), String> {
+pub async fn add_candidate(pc: RtcPeerConnection, c: Candidate) -> Result<(), BrowserError> {
     let init = RtcIceCandidateInit::new(&c.candidate);
     init.set_sdp_mid(c.sdp_mid.as_deref());
     init.set_sdp_m_line_index(c.sdp_m_line_index);
     JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
         .await
         .map(|_| ())
-        .map_err(|e| super::describe(&e))
+        .map_err(BrowserError::from)
 }
 
 /// The link's route, round-trip time and bytes, from `getStats()`; `Ok(None)` while no ICE

@@ -1,5 +1,6 @@
 //! A WebSocket carrying text frames.
 
+use super::BrowserError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
@@ -20,8 +21,11 @@ pub struct Socket {
 
 impl Socket {
     /// Open a socket to `url`; `on_event` hears everything that happens to it until it is dropped.
-    pub fn connect(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Self, String> {
-        let ws = WebSocket::new(url).map_err(|e| super::describe(&e))?;
+    pub fn connect(
+        url: &str,
+        on_event: impl Fn(SocketEvent) + 'static,
+    ) -> Result<Self, BrowserError> {
+        let ws = WebSocket::new(url).map_err(BrowserError::from)?;
         let on_event = std::rc::Rc::new(on_event);
         let h = on_event.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_| h(SocketEvent::Open));
@@ -45,8 +49,8 @@ impl Socket {
         })
     }
 
-    pub fn send(&self, text: &str) -> Result<(), String> {
-        self.ws.send_with_str(text).map_err(|e| super::describe(&e))
+    pub fn send(&self, text: &str) -> Result<(), BrowserError> {
+        self.ws.send_with_str(text).map_err(BrowserError::from)
     }
 }
 

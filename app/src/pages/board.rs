@@ -90,7 +90,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                 <main class="page center">
                     <section class="card message" role="alert">
                         <h1>"This board cannot open here"</h1>
-                        <p>{e}</p>
+                        <p>{e.to_string()}</p>
                         <a class="button primary" href="/">"Back to Meshboard"</a>
                     </section>
                 </main>

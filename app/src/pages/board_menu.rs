@@ -24,7 +24,7 @@ struct Status {
     message: String,
 }
 
-fn export(board: &mut crdt::Board, format: Format) -> Result<(), String> {
+fn export(board: &mut crdt::Board, format: Format) -> Result<(), crate::browser::BrowserError> {
     let stem = export::file_stem(&board.title());
     match format {
         Format::Automerge => file::download(

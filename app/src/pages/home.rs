@@ -10,25 +10,36 @@ use crate::pages::ago;
 use crate::route::{board_href, BOARD_PATH};
 use crate::storage::{chunk_key, BoardRecord, Store};
 
-fn create_board() -> Result<(), String> {
+fn create_board() -> Result<(), browser::BrowserError> {
     let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
-    let window = web_sys::window().ok_or("no window")?;
+    let window = web_sys::window().ok_or(browser::BrowserError::Missing("a window"))?;
     window
         .location()
         .assign(&board_href(&secret))
-        .map_err(|e| browser::describe(&e))
+        .map_err(browser::BrowserError::from)
 }
 
 /// Open a board file as a new board with a new link: checked, stored in IndexedDB under the
 /// new link's room, then opened. Works offline: nothing but this browser is involved.
-async fn import_board(chosen: File) -> Result<(), String> {
+/// A board file that was not opened, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{name} was not opened. {reason}")]
+struct NotOpened {
+    name: String,
+    reason: Box<dyn std::error::Error>,
+}
+
+async fn import_board(chosen: File) -> Result<(), NotOpened> {
     let name = chosen.name();
-    let refused = |e: &dyn std::fmt::Display| format!("{name} was not opened. {e}");
+    let refused = |e: Box<dyn std::error::Error>| NotOpened {
+        name: name.clone(),
+        reason: e,
+    };
     let bytes = file::read(&chosen, MAX_FILE_BYTES)
         .await
-        .map_err(|e| refused(&e))?;
-    let board = crdt::import::open_file(&bytes).map_err(|e| refused(&e))?;
-    let secret = BoardSecret::from_bytes(random::bytes::<16>()?);
+        .map_err(|e| refused(e.into()))?;
+    let board = crdt::import::open_file(&bytes).map_err(|e| refused(e.into()))?;
+    let secret = BoardSecret::from_bytes(random::bytes::<16>().map_err(|e| refused(e.into()))?);
     // the id the board is stored under in this browser (not the one the server sees)
     let room = secret.keys().local_id;
     let record = BoardRecord {
@@ -39,16 +50,18 @@ async fn import_board(chosen: File) -> Result<(), String> {
     };
     // a writer name no page uses (theirs are peer ids): a compaction there replaces it
     let writer = "import";
-    let store = Store::open().await.map_err(|e| refused(&e))?;
+    let store = Store::open().await.map_err(|e| refused(e.into()))?;
     store
         .append(&record, &chunk_key(&room, writer, 0), &bytes)
         .await
-        .map_err(|e| refused(&e))?;
-    let window = web_sys::window().ok_or("no window")?;
+        .map_err(|e| refused(e.into()))?;
+    let window = web_sys::window()
+        .ok_or(browser::BrowserError::Missing("a window"))
+        .map_err(|e| refused(e.into()))?;
     window
         .location()
         .assign(&board_href(&secret))
-        .map_err(|e| browser::describe(&e))
+        .map_err(|e| refused(browser::BrowserError::from(e).into()))
 }
 
 #[component]
@@ -60,7 +73,7 @@ pub fn HomePage() -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             if let Err(e) = import_board(chosen).await {
-                error.set(Some(e));
+                error.set(Some(e.to_string()));
             }
             importing.set(false);
         });
@@ -104,7 +117,7 @@ pub fn HomePage() -> impl IntoView {
                 <button class="button primary large" data-testid="new-board"
                     on:click=move |_| {
                         if let Err(e) = create_board() {
-                            error.set(Some(e));
+                            error.set(Some(e.to_string()));
                         }
                     }>
                     "Create a board"

@@ -77,9 +77,13 @@ pub enum Input {
     Peer(PeerId, u64, PeerEvent),
     Channel(PeerId, u64, ChannelEvent),
     /// Our offer or answer is ready to be sent (or failed).
-    Described(PeerId, u64, Result<PeerSignal, String>),
+    Described(
+        PeerId,
+        u64,
+        Result<PeerSignal, crate::browser::BrowserError>,
+    ),
     /// The remote answer was applied (or failed).
-    RemoteSet(PeerId, u64, Result<(), String>),
+    RemoteSet(PeerId, u64, Result<(), crate::browser::BrowserError>),
     RetryPeer(PeerId),
     /// A link's setup time is up (it may have opened meanwhile).
     SetupTimeout(PeerId, u64),
@@ -360,16 +364,29 @@ fn jitter(ms: f64) -> u32 {
     (ms * (0.5 + js_sys::Math::random() / 2.0)) as u32
 }
 
-fn random_id() -> Result<String, String> {
+fn random_id() -> Result<String, browser::BrowserError> {
     use base64::Engine as _;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(browser::random::bytes::<16>()?))
 }
 
+/// Why a board cannot open in this page.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Browser(#[from] browser::BrowserError),
+    #[error(transparent)]
+    Board(#[from] BoardError),
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
+    #[error("the board's state is busy")]
+    Busy,
+}
+
 impl SessionCell {
     /// Open the board named by `secret`: an empty board that fills in as peers are found.
-    pub fn start(secret: &BoardSecret, ui: Ui) -> Result<Rc<SessionCell>, String> {
+    pub fn start(secret: &BoardSecret, ui: Ui) -> Result<Rc<SessionCell>, StartError> {
         let actor = crdt::automerge::ActorId::from(browser::random::bytes::<16>()?);
-        let mut board = Board::new(actor).map_err(|e| e.to_string())?;
+        let mut board = Board::new(actor)?;
         board.watch_changes();
         let tab = random_id()?;
         let keys = secret.keys();
@@ -432,7 +449,7 @@ impl SessionCell {
             queue: RefCell::new(VecDeque::new()),
         });
         {
-            let mut s = cell.state.try_borrow_mut().map_err(|e| e.to_string())?;
+            let mut s = cell.state.try_borrow_mut().map_err(|_| StartError::Busy)?;
             s.ws_url = crate::endpoint::signaling_url()?;
             let room = s.local_id.clone();
             let weak = s.weak.clone();

@@ -257,7 +257,7 @@ impl Session {
             ServerMessage::Signal { from, data } => {
                 match self.sealer.open(&from, &data, browser::now_ms()) {
                     Ok(plain) => match std::str::from_utf8(&plain)
-                        .map_err(|e| e.to_string())
+                        .map_err(|_| crate::peer_signal::SignalError::NotText)
                         .and_then(PeerSignal::decode)
                     {
                         Ok(signal) => self.on_signal(from, signal),
