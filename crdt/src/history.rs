@@ -263,7 +263,8 @@ pub fn touched(board: &mut Board, session: &EditSession) -> HashSet<String> {
 
 /// Make the board look as it did at `heads` again, as new changes on top of the current ones
 /// (which sync to every peer like any edit; nothing is rewritten). Widgets removed since come
-/// back at the end, with new ids; tasks removed since come back at the end of their list.
+/// back with new ids, in their old place, width and title; tasks removed since come back at the
+/// end of their list.
 pub fn restore(board: &mut Board, heads: &[ChangeHash]) -> Result<(), BoardError> {
     let old = board.view_at(heads);
     let now = board.view();
@@ -278,6 +279,7 @@ pub fn restore(board: &mut Board, heads: &[ChangeHash]) -> Result<(), BoardError
             Some(current) if current.body.kind() == widget.body.kind() => widget.id.clone(),
             _ => board.add_widget(widget.body.kind())?,
         };
+        board.restore_layout(&id, &widget.id, heads)?;
         let current = board.widget(&id).map(|w| w.body);
         match (&widget.body, current) {
             (WidgetBody::Note { text }, _) => board.set_note_text(&id, text)?,

@@ -8,7 +8,7 @@
 //! the same keys the same way.
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, ScalarValue};
+use automerge::{ChangeHash, ObjId, ObjType, ScalarValue};
 
 use super::{Board, TITLE};
 use crate::error::BoardError;
@@ -144,6 +144,45 @@ impl Board {
             None => self.doc.put_object(&obj, TITLE, ObjType::Text)?,
         };
         self.update_text(&title, new)
+    }
+
+    /// Give widget `id` the place, width and title widget `from` had at `heads` (a restored
+    /// version: a widget brought back sits where it sat, named as it was).
+    pub(crate) fn restore_layout(
+        &mut self,
+        id: &str,
+        from: &str,
+        heads: &[ChangeHash],
+    ) -> Result<(), BoardError> {
+        let Ok((old, ObjType::Map)) = self.doc.import(from) else {
+            return Ok(());
+        };
+        let then = super::read::Reading {
+            doc: &self.doc,
+            at: Some(heads),
+        };
+        let pos = match then.scalar(&old, POS) {
+            Some(ScalarValue::Str(s)) if valid_pos(&s) => Some(s.to_string()),
+            _ => None,
+        };
+        let layout = then.layout_of(&old);
+        let (_, obj) = self.find_widget(id)?;
+        if let Some(pos) = pos.filter(|p| self.pos_of(&obj).as_ref() != Some(p)) {
+            self.doc.put(&obj, POS, pos)?;
+        }
+        if self
+            .widget_layout(id)
+            .is_some_and(|now| now.size != layout.size)
+        {
+            self.set_widget_size(id, layout.size)?;
+        }
+        if self
+            .widget_layout(id)
+            .is_some_and(|now| now.title != layout.title)
+        {
+            self.set_widget_title(id, &layout.title)?;
+        }
+        Ok(())
     }
 
     /// Widget `id`'s title and width.

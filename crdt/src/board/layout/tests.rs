@@ -123,3 +123,32 @@ fn boards_from_before_position_keys_keep_their_order_and_can_move() {
     b.doc.put(&w, POS, "not a key!").unwrap();
     assert_eq!(order(&b)[0], ids[1]);
 }
+
+#[test]
+fn a_restored_version_puts_widgets_back_in_place_with_their_titles() {
+    let mut b = Board::new(ActorId::from([1; 16])).unwrap();
+    let ids: Vec<String> = (0..3)
+        .map(|_| b.add_widget(WidgetKind::Counter).unwrap())
+        .collect();
+    b.set_widget_title(&ids[1], "Middle").unwrap();
+    b.set_widget_size(&ids[1], 2).unwrap();
+    b.commit(1);
+    let then = b.heads();
+    b.remove_widget(&ids[1]).unwrap();
+    b.move_widget(&ids[0], 1).unwrap();
+    b.commit(2);
+    crate::history::restore(&mut b, &then).unwrap();
+    b.commit(3);
+    let order = order(&b);
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[0], ids[0], "moved back");
+    assert_eq!(order[2], ids[2]);
+    assert_eq!(
+        b.widget_layout(&order[1]),
+        Some(WidgetLayout {
+            title: "Middle".into(),
+            size: 2
+        }),
+        "the removed one is back in the middle, as it was"
+    );
+}
