@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use crdt::TaskView;
 use leptos::prelude::*;
 
@@ -11,6 +13,16 @@ pub fn TasksWidget(id: String, items: Memo<Vec<TaskView>>) -> impl IntoView {
     let session = expect_context::<SessionHandle>();
     let ids = Memo::new(move |_| {
         items.with(|items| items.iter().map(|i| i.id.clone()).collect::<Vec<_>>())
+    });
+    // each row finds its task here in one step, not by a search of the list (which made a
+    // change to a long list cost the square of its length)
+    let by_id = Memo::new(move |_| {
+        items.with(|items| {
+            items
+                .iter()
+                .map(|i| (i.id.clone(), i.clone()))
+                .collect::<HashMap<_, _>>()
+        })
     });
     let widget = id.clone();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
@@ -35,7 +47,7 @@ pub fn TasksWidget(id: String, items: Memo<Vec<TaskView>>) -> impl IntoView {
                 key=|task| task.clone()
                 children={
                     let widget = id.clone();
-                    move |task| view! { <TaskRow widget=widget.clone() task items/> }
+                    move |task| view! { <TaskRow widget=widget.clone() task by_id/> }
                 }
             />
         </ul>
@@ -46,11 +58,11 @@ pub fn TasksWidget(id: String, items: Memo<Vec<TaskView>>) -> impl IntoView {
 }
 
 #[component]
-fn TaskRow(widget: String, task: String, items: Memo<Vec<TaskView>>) -> impl IntoView {
+fn TaskRow(widget: String, task: String, by_id: Memo<HashMap<String, TaskView>>) -> impl IntoView {
     let session = expect_context::<SessionHandle>();
     let item = {
         let task = task.clone();
-        Memo::new(move |_| items.with(|items| items.iter().find(|i| i.id == task).cloned()))
+        Memo::new(move |_| by_id.with(|tasks| tasks.get(&task).cloned()))
     };
     let done = move || item.with(|i| i.as_ref().is_some_and(|i| i.done));
     let toggle = {
