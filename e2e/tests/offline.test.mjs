@@ -456,7 +456,9 @@ describe('a new version', () => {
       const names = await u.page.evaluate(() => caches.keys());
       return names.length === 1 && names[0] === 'meshboard-e2e-next';
     });
-    assertNoConsoleErrors(assert, u);
+    // While the operator swapped the server, the page's reconnect attempts met a closed port;
+    // whether one fell into that window is down to timing, and Chromium logs each as an error.
+    assert.deepEqual(withoutServerDownNoise(u.errors.splice(0)), [], 'the browser console stays free of errors');
   });
 });
 
