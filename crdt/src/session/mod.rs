@@ -2,8 +2,10 @@
 //! native peer) must apply the same way, as sans-IO state machines: the caller passes the time
 //! in and carries the decisions out.
 
+pub mod mesh;
 pub mod persist;
 pub mod presence;
 
+pub use mesh::{LinkFailure, LinkId, Mesh, MeshCommand, MeshInput, MeshPolicy, Signaling};
 pub use persist::{PersistPolicy, Persister};
 pub use presence::{Presence, PresenceEffect};
