@@ -1,134 +1,234 @@
-//! One WebRTC link per remote peer: negotiation (the lower id offers), trickle ICE, the key proof
-//! over the channel before board data, and carrying engine effects out.
+//! Carrying out the mesh core's decisions with the browser's WebRTC: one peer connection per
+//! link, negotiation (the core says who offers), trickle ICE, the key proof over the channel
+//! before board data, and the engine's effects on the channels.
 
 use super::*;
 
 impl Session {
-    pub(super) fn peer_callbacks(&self, peer: &PeerId, gen: u64) -> impl Fn(PeerEvent) + 'static {
+    /// Tell the mesh core what happened and carry out what it decides.
+    pub(super) fn mesh_input(&mut self, input: MeshInput) {
+        let commands = self.mesh.handle(input, browser::now_ms());
+        for command in commands {
+            self.carry_out(command);
+        }
+        self.schedule_mesh();
+    }
+
+    fn schedule_mesh(&mut self) {
+        let Some(at) = self.mesh.wake_at() else {
+            self.mesh_wake = None;
+            return;
+        };
+        if self.mesh_wake.as_ref().is_some_and(|(t, _)| *t == at) {
+            return;
+        }
+        let delay = u32::try_from(at.saturating_sub(browser::now_ms())).unwrap_or(u32::MAX);
+        let weak = self.weak.clone();
+        self.mesh_wake = Timeout::new(delay, move || dispatch_weak(&weak, Input::MeshTick))
+            .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
+            .ok()
+            .map(|t| (at, t));
+    }
+
+    fn carry_out(&mut self, command: MeshCommand) {
+        match command {
+            MeshCommand::OpenSocket => self.open_socket(),
+            MeshCommand::CloseSocket => self.socket = None,
+            MeshCommand::NewPeerId(me) => self.take_peer_id(&me),
+            // a command from a batch whose earlier command failed the link is out of date
+            MeshCommand::Offer { peer, link } if self.mesh.is_current(&peer, link) => {
+                self.offer(peer, link)
+            }
+            MeshCommand::Answer { peer, link } if self.mesh.is_current(&peer, link) => {
+                self.answer(peer, link)
+            }
+            MeshCommand::SendProof { peer, link, role } if self.mesh.is_current(&peer, link) => {
+                self.send_proof(&peer, role)
+            }
+            MeshCommand::Opened { peer, link } if self.mesh.is_current(&peer, link) => {
+                debug(&format!(
+                    "meshboard: link {link} to {peer}: proved, syncing"
+                ));
+                let effects = self
+                    .engine
+                    .handle(Event::Connected(peer.clone()), browser::now_ms());
+                self.run(effects);
+                self.presence_connected(&peer);
+            }
+            MeshCommand::Close {
+                peer,
+                link,
+                was_open,
+                why,
+            } => self.close_link(&peer, link, was_open, why),
+            MeshCommand::Offer { .. }
+            | MeshCommand::Answer { .. }
+            | MeshCommand::SendProof { .. }
+            | MeshCommand::Opened { .. } => {}
+        }
+    }
+
+    pub(super) fn peer_callbacks(
+        &self,
+        peer: &PeerId,
+        link: LinkId,
+    ) -> impl Fn(PeerEvent) + 'static {
         let (weak, peer) = (self.weak.clone(), peer.clone());
-        move |e| dispatch_weak(&weak, Input::Peer(peer.clone(), gen, e))
+        move |e| dispatch_weak(&weak, Input::Peer(peer.clone(), link, e))
     }
 
     pub(super) fn channel_callbacks(
         &self,
         peer: &PeerId,
-        gen: u64,
+        link: LinkId,
     ) -> impl Fn(ChannelEvent) + 'static {
         let (weak, peer) = (self.weak.clone(), peer.clone());
-        move |e| dispatch_weak(&weak, Input::Channel(peer.clone(), gen, e))
+        move |e| dispatch_weak(&weak, Input::Channel(peer.clone(), link, e))
     }
 
-    pub(super) fn new_link(&mut self, peer: &PeerId, role: Role) -> Option<u64> {
-        if self.links.len() >= MAX_PEERS {
-            warn("meshboard: too many peers, ignoring one more");
-            return None;
-        }
-        self.next_gen += 1;
-        let gen = self.next_gen;
-        debug(&format!("meshboard: link {gen} to {peer}: {role:?}"));
-        match PeerConnection::new(&self.ice_servers, self.peer_callbacks(peer, gen)) {
+    /// The browser's side of a new link: its peer connection and presence channel.
+    fn new_link(&mut self, peer: &PeerId, link: LinkId) -> bool {
+        debug(&format!("meshboard: link {link} to {peer}"));
+        match PeerConnection::new(&self.ice_servers, self.peer_callbacks(peer, link)) {
             Ok(pc) => {
                 let presence = DataChannel::new(
                     pc.create_negotiated_channel("presence", presence::PRESENCE_CHANNEL_ID),
-                    self.presence_channel_callbacks(peer, gen),
+                    self.presence_channel_callbacks(peer, link),
                 );
-                let (weak, p) = (self.weak.clone(), peer.clone());
-                let setup = Timeout::new(LINK_SETUP_MS, move || {
-                    dispatch_weak(&weak, Input::SetupTimeout(p, gen))
-                })
-                .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
-                .ok();
                 self.links.insert(
                     peer.clone(),
                     Link {
-                        gen,
-                        role,
+                        id: link,
                         pc,
                         channel: None,
                         presence: Some(presence),
                         early_presence: None,
-                        proved: false,
-                        open: false,
                         pending: Vec::new(),
-                        setup,
                     },
                 );
-                Some(gen)
+                true
             }
             Err(e) => {
                 warn(&format!("meshboard: cannot create a peer connection: {e}"));
-                None
+                self.mesh_input(MeshInput::Failed {
+                    peer: peer.clone(),
+                    link,
+                    why: LinkFailure::Unavailable,
+                });
+                false
             }
         }
     }
 
-    /// A peer is in the room: connect, unless we already are or it is its turn to offer. The
-    /// peer with the lower id always offers, so two peers never offer to each other at once.
-    pub(super) fn consider(&mut self, peer: PeerId) {
-        if peer == self.me
-            || self.links.contains_key(&peer)
-            || self.me > peer
-            || self.is_local_tab(&peer)
-        {
+    fn offer(&mut self, peer: PeerId, link: LinkId) {
+        if !self.new_link(&peer, link) {
             return;
         }
-        let Some(gen) = self.new_link(&peer, Role::Offerer) else {
+        let on_channel = self.channel_callbacks(&peer, link);
+        let Some(l) = self.links.get_mut(&peer) else {
             return;
         };
-        let on_channel = self.channel_callbacks(&peer, gen);
-        let Some(link) = self.links.get_mut(&peer) else {
-            return;
-        };
-        link.channel = Some(DataChannel::new(
-            link.pc.create_channel("board"),
-            on_channel,
-        ));
-        let pc = link.pc.handle();
+        l.channel = Some(DataChannel::new(l.pc.create_channel("board"), on_channel));
+        let pc = l.pc.handle();
         let weak = self.weak.clone();
         spawn_local(async move {
             let result = peer_connection::make_offer(pc)
                 .await
                 .map(|sdp| PeerSignal::Offer { sdp });
-            dispatch_weak(&weak, Input::Described(peer, gen, result));
+            dispatch_weak(&weak, Input::Described(peer, link, result));
         });
     }
 
+    fn answer(&mut self, peer: PeerId, link: LinkId) {
+        let Some(sdp) = self.offer_sdp.take() else {
+            return;
+        };
+        if !self.new_link(&peer, link) {
+            return;
+        }
+        let Some(l) = self.links.get(&peer) else {
+            return;
+        };
+        let pc = l.pc.handle();
+        let weak = self.weak.clone();
+        spawn_local(async move {
+            let result = peer_connection::answer_offer(pc, sdp)
+                .await
+                .map(|sdp| PeerSignal::Answer { sdp });
+            dispatch_weak(&weak, Input::Described(peer, link, result));
+        });
+    }
+
+    /// The browser's link to `peer` is `link`, the one the mesh core holds.
+    pub(super) fn is_current(&self, peer: &PeerId, link: LinkId) -> bool {
+        self.mesh.is_current(peer, link) && self.links.get(peer).is_some_and(|l| l.id == link)
+    }
+
+    /// The current link to `peer` failed.
+    pub(super) fn fail(&mut self, peer: &PeerId, why: LinkFailure) {
+        if let Some(link) = self.links.get(peer).map(|l| l.id) {
+            self.mesh_input(MeshInput::Failed {
+                peer: peer.clone(),
+                link,
+                why,
+            });
+        }
+    }
+
+    fn close_link(
+        &mut self,
+        peer: &PeerId,
+        link: LinkId,
+        was_open: bool,
+        why: Option<LinkFailure>,
+    ) {
+        if self.links.get(peer).is_some_and(|l| l.id == link) {
+            self.links.remove(peer);
+        }
+        if let Some(why) = why {
+            warn(&format!("meshboard: link to a peer ended: {why} ({peer})"));
+        }
+        if why == Some(LinkFailure::ProofFailed) {
+            // tried again, later each time: an interceptor fails every time, and nothing else
+            // should ever fail this way, but if something does, giving up on the peer for good
+            // would be worse
+            self.security_problem(
+                "A peer could not prove it holds this board's link, or the connection was intercepted.",
+            );
+        }
+        if was_open {
+            let effects = self
+                .engine
+                .handle(Event::Disconnected(peer.clone()), browser::now_ms());
+            self.run(effects);
+            self.presence_disconnected(peer);
+        }
+    }
+
     pub(super) fn on_signal(&mut self, from: PeerId, signal: PeerSignal) {
-        if !self.room_peers.contains(&from) || self.is_local_tab(&from) {
+        if !self.mesh.in_room(&from) || self.mesh.is_tab_peer(&from) {
             return;
         }
         match signal {
             PeerSignal::Offer { sdp } => {
-                if self.me < from {
+                if self.mesh.me().is_some_and(|me| *me < from) {
                     warn("meshboard: ignoring an offer from a peer that should answer");
                     return;
                 }
-                // A new offer replaces whatever we had with that peer (it restarted the link).
-                self.remove_link(&from);
-                let Some(gen) = self.new_link(&from, Role::Answerer) else {
-                    return;
-                };
-                let Some(link) = self.links.get(&from) else {
-                    return;
-                };
-                let pc = link.pc.handle();
-                let weak = self.weak.clone();
-                spawn_local(async move {
-                    let result = peer_connection::answer_offer(pc, sdp)
-                        .await
-                        .map(|sdp| PeerSignal::Answer { sdp });
-                    dispatch_weak(&weak, Input::Described(from, gen, result));
-                });
+                // the core answers with a new link (replacing any we had: the peer restarted)
+                self.offer_sdp = Some(sdp);
+                self.mesh_input(MeshInput::Offer(from));
+                self.offer_sdp = None;
             }
             PeerSignal::Answer { sdp } => {
                 let Some(link) = self.links.get(&from) else {
                     return;
                 };
-                let (pc, gen) = (link.pc.handle(), link.gen);
+                let (pc, id) = (link.pc.handle(), link.id);
                 let weak = self.weak.clone();
                 spawn_local(async move {
                     let result = peer_connection::accept_answer(pc, sdp).await;
-                    dispatch_weak(&weak, Input::RemoteSet(from, gen, result));
+                    dispatch_weak(&weak, Input::RemoteSet(from, id, result));
                 });
             }
             PeerSignal::Candidate(candidate) => {
@@ -153,144 +253,92 @@ impl Session {
         }
     }
 
-    pub(super) fn on_peer(&mut self, peer: PeerId, gen: u64, event: PeerEvent) {
-        if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+    pub(super) fn on_peer(&mut self, peer: PeerId, link: LinkId, event: PeerEvent) {
+        if !self.is_current(&peer, link) {
             return;
         }
         match event {
             PeerEvent::IceCandidate(c) => self.send_signal(&peer, &PeerSignal::Candidate(c)),
             PeerEvent::DataChannel(channel) => {
-                let on_channel = self.channel_callbacks(&peer, gen);
-                let Some(link) = self.links.get_mut(&peer) else {
+                let on_channel = self.channel_callbacks(&peer, link);
+                let Some(l) = self.links.get_mut(&peer) else {
                     return;
                 };
-                if link.channel.is_some() {
+                if l.channel.is_some() {
                     return; // one channel per peer
                 }
                 let channel = DataChannel::new(channel, on_channel);
                 let already_open = channel.is_open();
-                link.channel = Some(channel);
+                l.channel = Some(channel);
                 if already_open {
-                    self.on_channel(peer, gen, ChannelEvent::Open);
+                    self.on_channel(peer, link, ChannelEvent::Open);
                 }
             }
-            PeerEvent::Failed => self.link_failed(&peer, "connection failed"),
+            PeerEvent::Failed => self.fail(&peer, LinkFailure::ConnectionFailed),
         }
     }
 
     /// The DTLS fingerprints of a link: ours (local description) and the peer's (remote).
-    pub(super) fn fingerprints(link: &Link) -> Option<(String, String)> {
+    fn fingerprints(link: &Link) -> Option<(String, String)> {
         let own = proof::fingerprint(&link.pc.local_sdp()?)?;
         let peer = proof::fingerprint(&link.pc.remote_sdp()?)?;
         Some((own, peer))
     }
 
-    pub(super) fn on_channel(&mut self, peer: PeerId, gen: u64, event: ChannelEvent) {
-        let Some(link) = self.links.get_mut(&peer).filter(|l| l.gen == gen) else {
+    /// Before any board data: prove we hold the key, bound to both fingerprints.
+    fn send_proof(&mut self, peer: &PeerId, role: Role) {
+        let Some(link) = self.links.get(peer) else {
             return;
         };
+        debug(&format!("meshboard: link {} to {peer}: proving", link.id));
+        let Some((own, theirs)) = Self::fingerprints(link) else {
+            return self.fail(peer, LinkFailure::NoFingerprint);
+        };
+        let message = proof::make(&self.keys.auth, role, &own, &theirs);
+        if let Some(Err(e)) = link.channel.as_ref().map(|c| c.send(&message)) {
+            warn(&format!("meshboard: cannot send our proof to {peer}: {e}"));
+            self.fail(peer, LinkFailure::SendFailed);
+        }
+    }
+
+    pub(super) fn on_channel(&mut self, peer: PeerId, link: LinkId, event: ChannelEvent) {
+        if !self.is_current(&peer, link) {
+            return;
+        }
         match event {
-            ChannelEvent::Open => {
-                if std::mem::replace(&mut link.proved, true) {
-                    return;
-                }
-                debug(&format!(
-                    "meshboard: link {gen} to {peer}: channel open, proving"
-                ));
-                // Before any board data: prove we hold the key, bound to both fingerprints.
-                let Some((own, theirs)) = Self::fingerprints(link) else {
-                    return self
-                        .link_failed(&peer, "no DTLS fingerprint in the session description");
-                };
-                let message = proof::make(&self.keys.auth, link.role, &own, &theirs);
-                if let Some(Err(e)) = link.channel.as_ref().map(|c| c.send(&message)) {
-                    self.link_failed(&peer, &format!("send failed: {e}"));
-                }
+            ChannelEvent::Open => self.mesh_input(MeshInput::ChannelOpen(peer, link)),
+            ChannelEvent::Message(bytes) if self.mesh.is_open(&peer) => {
+                let effects = self
+                    .engine
+                    .handle(Event::Frame(peer, bytes), browser::now_ms());
+                self.run(effects);
             }
             ChannelEvent::Message(bytes) => {
-                if link.open {
-                    let effects = self
-                        .engine
-                        .handle(Event::Frame(peer, bytes), browser::now_ms());
-                    self.run(effects);
-                    return;
-                }
-                if !link.proved {
-                    // The peer's first message came before our channel said "open": our proof
-                    // goes first, or the Hello sent on Connected below would reach the peer
-                    // where it expects our proof.
-                    self.on_channel(peer.clone(), gen, ChannelEvent::Open);
-                    return self.on_channel(peer, gen, ChannelEvent::Message(bytes));
-                }
                 // The first message on a channel is the peer's proof.
-                let verified = Self::fingerprints(link).is_some_and(|(own, theirs)| {
-                    proof::verify(&self.keys.auth, link.role.other(), &theirs, &own, &bytes)
+                let Some(l) = self.links.get(&peer) else {
+                    return;
+                };
+                let Some(role) = self.mesh.link(&peer).map(|l| l.role) else {
+                    return;
+                };
+                let valid = Self::fingerprints(l).is_some_and(|(own, theirs)| {
+                    proof::verify(&self.keys.auth, role.other(), &theirs, &own, &bytes)
                 });
-                if !verified {
+                if !valid {
                     let head: String = bytes.iter().take(12).map(|b| format!("{b:02x}")).collect();
                     debug(&format!(
-                        "meshboard: link {gen} to {peer}: first message ({} B, {head}…) is no proof for {:?}",
+                        "meshboard: link {link} to {peer}: first message ({} B, {head}…) is no proof for {:?}",
                         bytes.len(),
-                        Self::fingerprints(link)
+                        Self::fingerprints(l)
                     ));
-                    self.security_problem("A peer could not prove it holds this board's link, or the connection was intercepted.");
-                    // tried again, later each time: an interceptor fails every time, and nothing
-                    // else should ever fail this way, but if something does, giving up on the
-                    // peer for good would be worse
-                    return self.link_failed(&peer, "peer proof failed");
                 }
-                debug(&format!("meshboard: link {gen} to {peer}: proved, syncing"));
-                link.open = true;
-                link.setup = None;
-                self.failures.remove(&peer);
-                let effects = self
-                    .engine
-                    .handle(Event::Connected(peer.clone()), browser::now_ms());
-                self.run(effects);
-                self.presence_connected(&peer);
+                self.mesh_input(MeshInput::Proof { peer, link, valid });
             }
             ChannelEvent::Refused(why) => {
-                self.link_failed(&peer, &format!("it sent {why}"));
+                warn(&format!("meshboard: {peer} sent {why}"));
+                self.fail(&peer, LinkFailure::Refused);
             }
-            ChannelEvent::Closed => self.link_failed(&peer, "channel closed"),
-        }
-    }
-
-    /// Forget a peer's link; the engine forgets its sync state.
-    pub(super) fn remove_link(&mut self, peer: &PeerId) {
-        if let Some(link) = self.links.remove(peer) {
-            if link.open {
-                let effects = self
-                    .engine
-                    .handle(Event::Disconnected(peer.clone()), browser::now_ms());
-                self.run(effects);
-                self.presence_disconnected(peer);
-            }
-        }
-    }
-
-    /// A link broke: drop it, and if that peer is still in the room and it is our turn to offer,
-    /// try again shortly (the other side waits for our offer); each failure in a row doubles the
-    /// wait, up to a minute.
-    pub(super) fn link_failed(&mut self, peer: &PeerId, why: &str) {
-        if !self.links.contains_key(peer) {
-            return;
-        }
-        warn(&format!("meshboard: link to a peer ended: {why} ({peer})"));
-        self.remove_link(peer);
-        if !self.room_peers.contains(peer) {
-            return;
-        }
-        let failures = self.failures.entry(peer.clone()).or_insert(0);
-        *failures = failures.saturating_add(1);
-        let delay = PEER_RETRY_MS * 2f64.powi((*failures - 1).min(10) as i32);
-        if self.me < *peer && !self.retries.contains_key(peer) {
-            let (weak, p) = (self.weak.clone(), peer.clone());
-            if let Ok(t) = Timeout::new(jitter(delay.min(PEER_RETRY_CAP_MS)), move || {
-                dispatch_weak(&weak, Input::RetryPeer(p))
-            }) {
-                self.retries.insert(peer.clone(), t);
-            }
+            ChannelEvent::Closed => self.fail(&peer, LinkFailure::ChannelClosed),
         }
     }
 
@@ -304,7 +352,8 @@ impl Session {
                         .and_then(|l| l.channel.as_ref())
                         .map(|c| c.send(&frame));
                     if let Some(Err(e)) = sent {
-                        self.link_failed(&peer, &format!("send failed: {e}"));
+                        warn(&format!("meshboard: send to {peer} failed: {e}"));
+                        self.fail(&peer, LinkFailure::SendFailed);
                     }
                 }
                 Effect::DocChanged => {
@@ -321,7 +370,7 @@ impl Session {
                     warn(&format!(
                         "meshboard: dropping a peer that sent bad data: {reason}"
                     ));
-                    self.remove_link(&peer);
+                    self.fail(&peer, LinkFailure::BadData);
                 }
             }
         }

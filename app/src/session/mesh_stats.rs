@@ -55,14 +55,15 @@ pub type MeshReply = Box<dyn FnOnce(MeshSnapshot)>;
 
 impl Session {
     pub(super) fn mesh_snapshot(&mut self) -> MeshSnapshot {
-        let signaling = if self.offline {
-            Signaling::Paused
-        } else if self.joined {
-            Signaling::Connected
-        } else if !self.me.is_empty() || self.reconnect_attempts > 0 {
-            Signaling::Reconnecting
-        } else {
-            Signaling::Connecting
+        use crdt::session::Signaling as Core;
+        let signaling = match self.mesh.signaling() {
+            Core::Off => Signaling::Paused,
+            Core::Joined => Signaling::Connected,
+            Core::Waiting { .. } => Signaling::Reconnecting,
+            Core::Connecting | Core::NotStarted if self.mesh.me().is_some() => {
+                Signaling::Reconnecting
+            }
+            Core::Connecting | Core::NotStarted => Signaling::Connecting,
         };
         let mut peers: Vec<&PeerId> = self.links.keys().collect();
         peers.sort();
@@ -71,7 +72,7 @@ impl Session {
             let Some(link) = self.links.get(peer) else {
                 continue;
             };
-            let state = if link.open {
+            let state = if self.mesh.is_open(peer) {
                 LinkState::Open(self.engine.peer_sync(peer).unwrap_or(PeerSync::CatchingUp))
             } else {
                 LinkState::Connecting
@@ -86,7 +87,7 @@ impl Session {
             });
         }
         MeshSnapshot {
-            me: self.me.clone(),
+            me: self.mesh.me().cloned().unwrap_or_default(),
             my_name: self.presence.local().name.clone(),
             signaling,
             links,

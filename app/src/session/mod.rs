@@ -4,7 +4,8 @@
 //! JS callbacks never touch the state directly: they [`dispatch`] an [`Input`] into a bounded
 //! queue that is drained in order, so a callback that fires while another input is being handled
 //! waits its turn instead of hitting a `RefCell` that is already borrowed. Sync decisions belong to
-//! `crdt::Engine`; this file only carries its effects out (send on a channel, re-render).
+//! `crdt::Engine`, link and signaling decisions to `crdt::session::Mesh`, storage decisions to
+//! `crdt::session::Persister`; these files only carry their commands out.
 //! Callbacks hold a `Weak` to the session, so dropping the session drops every socket, peer
 //! connection, channel, timer and closure it owns.
 
@@ -21,9 +22,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 
 use crdt::board::BoardChange;
-use crdt::engine::MAX_PEERS;
 use crdt::secure::{proof, BoardKeys, Role, SealError, Sealer};
-use crdt::session::{PersistPolicy, Persister, Presence, PresenceEffect};
+use crdt::session::{
+    LinkFailure, LinkId, Mesh, MeshCommand, MeshInput, MeshPolicy, PersistPolicy, Persister,
+    Presence, PresenceEffect,
+};
 use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{
@@ -49,22 +52,10 @@ pub use presence::Whereabouts;
 const MAX_QUEUE: usize = 4096;
 /// ICE candidates kept for a peer whose description has not arrived yet.
 const MAX_PENDING_CANDIDATES: usize = 64;
-/// Peers the server may announce in one room before we stop listening to it.
-const MAX_ROOM_PEERS: usize = 256;
 /// ICE servers taken from one message of the server's.
 const MAX_ICE_SERVERS: usize = 16;
 /// Other tabs of this profile we keep track of.
 const MAX_TABS: usize = 64;
-const RECONNECT_BASE_MS: f64 = 500.0;
-const RECONNECT_CAP_MS: f64 = 30_000.0;
-const PEER_RETRY_MS: f64 = 2_000.0;
-const PEER_RETRY_CAP_MS: f64 = 60_000.0;
-/// A link that has not opened (negotiated, connected, proved) by then is given up and, by the
-/// peer whose turn it is to offer, tried again: a lost offer, answer or candidate, or a peer that
-/// vanished mid-negotiation, must not leave a half-made link that blocks every new attempt.
-const LINK_SETUP_MS: u32 = 15_000;
-/// How long a peer that left signaling keeps its open channel before we call it gone.
-const LEAVE_GRACE_MS: u32 = 3_000;
 
 pub use mesh_stats::{LinkState, MeshLink, MeshReply, MeshSnapshot, PeerSync, Signaling};
 
@@ -73,22 +64,18 @@ pub type MergeReply = Box<dyn FnOnce(Result<crdt::import::Merged, crdt::import::
 
 pub enum Input {
     Socket(SocketEvent),
-    Reconnect,
-    Peer(PeerId, u64, PeerEvent),
-    Channel(PeerId, u64, ChannelEvent),
+    /// The mesh core's timer (a reconnect, a retry, a setup deadline, a leave grace period).
+    MeshTick,
+    Peer(PeerId, LinkId, PeerEvent),
+    Channel(PeerId, LinkId, ChannelEvent),
     /// Our offer or answer is ready to be sent (or failed).
     Described(
         PeerId,
-        u64,
+        LinkId,
         Result<PeerSignal, crate::browser::BrowserError>,
     ),
     /// The remote answer was applied (or failed).
-    RemoteSet(PeerId, u64, Result<(), crate::browser::BrowserError>),
-    RetryPeer(PeerId),
-    /// A link's setup time is up (it may have opened meanwhile).
-    SetupTimeout(PeerId, u64),
-    /// A peer left signaling a while ago and has not come back.
-    PeerGone(PeerId),
+    RemoteSet(PeerId, LinkId, Result<(), crate::browser::BrowserError>),
     Edit(Edit),
     /// The network may be back (the browser went online, or the tab was shown again).
     NetworkHint,
@@ -121,7 +108,7 @@ pub enum Input {
     /// The user's "work offline" switch.
     SetOffline(bool),
     /// Something on a link's presence channel.
-    PresenceChannel(PeerId, u64, ChannelEvent),
+    PresenceChannel(PeerId, LinkId, ChannelEvent),
     /// Presence's timer (a held change, a heartbeat, a peer's timeout).
     PresenceTick,
     /// Where the user is on the board, for the others to see.
@@ -189,29 +176,26 @@ fn dispatch_weak(weak: &Weak<SessionCell>, input: Input) {
     }
 }
 
+/// The browser's side of a link the mesh core made; how far it got is the core's to say.
 struct Link {
-    gen: u64,
-    role: Role,
+    id: LinkId,
     pc: PeerConnection,
     channel: Option<DataChannel>,
     /// Presence (ephemeral) goes on a channel of its own, heard only once the link is open.
     presence: Option<DataChannel>,
     /// The latest presence message that came before the peer's proof.
     early_presence: Option<Vec<u8>>,
-    /// Our proof went out (a channel can report "open" twice: on announcement and as an event).
-    proved: bool,
-    /// The peer proved over this channel that it holds the board's key: board data may flow.
-    open: bool,
     pending: Vec<Candidate>,
-    /// Fires [`LINK_SETUP_MS`] after the link was made, unless it opened.
-    setup: Option<Timeout>,
 }
 
 pub struct Session {
     engine: Engine,
-    /// Our peer id in the room: chosen by the server, told in its welcome, new on every join
-    /// (empty until the first). Links made under an older id are dropped on the next welcome.
-    me: PeerId,
+    /// Signaling and links: who to link to, when, and how far each link got.
+    mesh: Mesh,
+    /// Fires at `mesh.wake_at()`.
+    mesh_wake: Option<(u64, Timeout)>,
+    /// The offer being handed to the mesh core, for the answer it may ask for.
+    offer_sdp: Option<String>,
     /// This page's id between the tabs of this profile (random, chosen here).
     tab: String,
     /// The room id the signaling server knows the board by.
@@ -227,17 +211,8 @@ pub struct Session {
     persist: Persist,
     ui: Ui,
     socket: Option<Socket>,
-    joined: bool,
     ice_servers: Vec<IceServer>,
-    room_peers: BTreeSet<PeerId>,
     links: HashMap<PeerId, Link>,
-    next_gen: u64,
-    reconnect: Option<Timeout>,
-    reconnect_attempts: u32,
-    retries: HashMap<PeerId, Timeout>,
-    /// Links to a peer that failed in a row (reset when one opens): each retry waits twice as long.
-    failures: HashMap<PeerId, u32>,
-    leaving: HashMap<PeerId, Timeout>,
     /// The engine's one timer.
     wake: Option<Timeout>,
     view_dirty: bool,
@@ -246,8 +221,6 @@ pub struct Session {
     /// The widgets the UI has a cell for.
     shown: HashSet<String>,
     fatal: Option<String>,
-    /// Networking paused by the user: no signaling, no peer connections.
-    offline: bool,
     tabs: Option<Broadcast>,
     /// This profile's other tabs on this board, by tab id, with their current peer ids once
     /// they said: never connected to, never counted.
@@ -358,12 +331,6 @@ fn network_hints(weak: &Weak<SessionCell>) -> Vec<crate::browser::listener::List
     hints
 }
 
-fn jitter(ms: f64) -> u32 {
-    // between half and the full delay, so that peers that lost the server together do not
-    // come back in lockstep
-    (ms * (0.5 + js_sys::Math::random() / 2.0)) as u32
-}
-
 fn random_id() -> Result<String, browser::BrowserError> {
     use base64::Engine as _;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(browser::random::bytes::<16>()?))
@@ -393,9 +360,13 @@ impl SessionCell {
         let author = crate::identity::current();
         // Rebuilt for our peer id on each welcome (it is bound into every sealed payload).
         let sealer = Sealer::new(&keys.seal, &keys.room_id, "");
+        let seed = u64::from_le_bytes(browser::random::bytes::<8>()?);
         let cell = Rc::new_cyclic(|weak| SessionCell {
             state: RefCell::new(Session {
                 engine: Engine::new(board),
+                mesh: Mesh::new(MeshPolicy::default(), seed),
+                mesh_wake: None,
+                offer_sdp: None,
                 persist: Persist {
                     core: Persister::new(PersistPolicy::default()),
                     store: None,
@@ -406,7 +377,6 @@ impl SessionCell {
                     error: None,
                     wake: None,
                 },
-                me: PeerId::new(),
                 tab,
                 room: keys.room_id.clone(),
                 local_id: keys.local_id.clone(),
@@ -417,22 +387,13 @@ impl SessionCell {
                 ws_url: String::new(),
                 ui,
                 socket: None,
-                joined: false,
                 ice_servers: Vec::new(),
-                room_peers: BTreeSet::new(),
                 links: HashMap::new(),
-                next_gen: 0,
-                reconnect: None,
-                reconnect_attempts: 0,
-                retries: HashMap::new(),
-                failures: HashMap::new(),
-                leaving: HashMap::new(),
                 wake: None,
                 view_dirty: true,
                 changes: Vec::new(),
                 shown: HashSet::new(),
                 fatal: None,
-                offline: false,
                 tabs: None,
                 local_tabs: BTreeMap::new(),
                 tab_heads: Vec::new(),
@@ -485,10 +446,8 @@ impl SessionCell {
         if let Ok(mut s) = self.state.try_borrow_mut() {
             s.presence_goodbye();
             s.presence_wake = None;
-            s.reconnect = None;
+            s.mesh_wake = None;
             s.persist.wake = None;
-            s.retries.clear();
-            s.leaving.clear();
             s.wake = None;
             s.links.clear();
             s.socket = None;
@@ -509,20 +468,16 @@ impl Session {
         } else {
             BoardUpdate::default()
         };
-        let status = if self.offline {
-            ConnStatus::Offline
-        } else if self.joined {
-            ConnStatus::Online
-        } else if self.socket.is_some() {
-            ConnStatus::Connecting
-        } else {
-            ConnStatus::Offline
+        let status = match self.mesh.signaling() {
+            crdt::session::Signaling::Joined => ConnStatus::Online,
+            crdt::session::Signaling::Connecting => ConnStatus::Connecting,
+            _ => ConnStatus::Offline,
         };
         UiUpdate {
             ui: self.ui,
             board,
             status,
-            peers: self.links.values().filter(|l| l.open).count(),
+            peers: self.mesh.open_links(),
             fatal: self.fatal.clone(),
             loaded: self.persist.loaded,
             save: match (&self.persist.error, self.persist.core.is_saved()) {
@@ -599,21 +554,21 @@ impl Session {
                 self.view_dirty = true;
             }
             Input::Socket(event) => self.on_socket(event),
-            Input::Reconnect => {
-                self.reconnect = None;
-                self.connect();
+            Input::MeshTick => {
+                self.mesh_wake = None;
+                self.mesh_input(MeshInput::Tick);
             }
-            Input::Peer(peer, gen, event) => self.on_peer(peer, gen, event),
-            Input::Channel(peer, gen, event) => self.on_channel(peer, gen, event),
-            Input::Described(peer, gen, result) => {
-                if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+            Input::Peer(peer, link, event) => self.on_peer(peer, link, event),
+            Input::Channel(peer, link, event) => self.on_channel(peer, link, event),
+            Input::Described(peer, link, result) => {
+                if !self.is_current(&peer, link) {
                     return;
                 }
                 match result {
                     Ok(signal) => {
                         let answered = matches!(signal, PeerSignal::Answer { .. });
                         debug(&format!(
-                            "meshboard: link {gen} to {peer}: {} sent",
+                            "meshboard: link {link} to {peer}: {} sent",
                             if answered { "answer" } else { "offer" }
                         ));
                         self.send_signal(&peer, &signal);
@@ -621,44 +576,25 @@ impl Session {
                             self.flush_candidates(&peer);
                         }
                     }
-                    Err(e) => self.link_failed(&peer, &format!("negotiation failed: {e}")),
+                    Err(e) => {
+                        warn(&format!("meshboard: negotiation with {peer} failed: {e}"));
+                        self.fail(&peer, LinkFailure::Negotiation);
+                    }
                 }
             }
-            Input::RemoteSet(peer, gen, result) => {
-                if self.links.get(&peer).is_none_or(|l| l.gen != gen) {
+            Input::RemoteSet(peer, link, result) => {
+                if !self.is_current(&peer, link) {
                     return;
                 }
                 match result {
                     Ok(()) => {
-                        debug(&format!("meshboard: link {gen} to {peer}: answer applied"));
+                        debug(&format!("meshboard: link {link} to {peer}: answer applied"));
                         self.flush_candidates(&peer);
                     }
-                    Err(e) => self.link_failed(&peer, &format!("bad answer: {e}")),
-                }
-            }
-            Input::PeerGone(peer) => {
-                self.leaving.remove(&peer);
-                // Only the server can tell; if we lost it too, keep the channel.
-                if self.joined && !self.room_peers.contains(&peer) {
-                    self.link_failed(&peer, "the peer left");
-                }
-            }
-            Input::SetupTimeout(peer, gen) => {
-                if self
-                    .links
-                    .get(&peer)
-                    .is_some_and(|l| l.gen == gen && !l.open)
-                {
-                    self.link_failed(
-                        &peer,
-                        &format!("no connection within {} s", LINK_SETUP_MS / 1000),
-                    );
-                }
-            }
-            Input::RetryPeer(peer) => {
-                self.retries.remove(&peer);
-                if self.room_peers.contains(&peer) {
-                    self.consider(peer);
+                    Err(e) => {
+                        warn(&format!("meshboard: bad answer from {peer}: {e}"));
+                        self.fail(&peer, LinkFailure::Negotiation);
+                    }
                 }
             }
             Input::Read(read) => read(self.engine.board_mut()),
@@ -667,7 +603,9 @@ impl Session {
                 self.presence_rename(&author);
                 self.author = author;
             }
-            Input::PresenceChannel(peer, gen, event) => self.on_presence_channel(peer, gen, event),
+            Input::PresenceChannel(peer, link, event) => {
+                self.on_presence_channel(peer, link, event)
+            }
             Input::PresenceTick => self.presence_tick(),
             Input::Whereabouts(w) => self.set_whereabouts(w),
             Input::Undo { redo } => self.undo_step(redo),

@@ -53,7 +53,7 @@ impl Session {
             }
         }
         self.persist.loaded = true;
-        self.connect();
+        self.mesh_input(MeshInput::Start);
     }
 
     /// Start the write that is due, if any, and keep the storage timer at the next decision.

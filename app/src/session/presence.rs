@@ -36,24 +36,31 @@ impl Session {
     pub(super) fn presence_channel_callbacks(
         &self,
         peer: &PeerId,
-        gen: u64,
+        link: LinkId,
     ) -> impl Fn(ChannelEvent) + 'static {
         let (weak, peer) = (self.weak.clone(), peer.clone());
-        move |e| dispatch_weak(&weak, Input::PresenceChannel(peer.clone(), gen, e))
+        move |e| dispatch_weak(&weak, Input::PresenceChannel(peer.clone(), link, e))
     }
 
-    pub(super) fn on_presence_channel(&mut self, peer: PeerId, gen: u64, event: ChannelEvent) {
-        let Some(link) = self.links.get_mut(&peer).filter(|l| l.gen == gen) else {
+    pub(super) fn on_presence_channel(&mut self, peer: PeerId, link: LinkId, event: ChannelEvent) {
+        if !self.is_current(&peer, link) {
+            return;
+        }
+        let open = self.mesh.is_open(&peer);
+        let Some(link) = self.links.get_mut(&peer) else {
             return;
         };
         match event {
-            ChannelEvent::Message(bytes) if link.open => {
+            ChannelEvent::Message(bytes) if open => {
                 let effects = self.presence.receive(&peer, &bytes, browser::now_ms());
                 self.run_presence(effects);
             }
             // before the peer's proof on the board channel: kept (the latest) until it comes
             ChannelEvent::Message(bytes) => link.early_presence = Some(bytes),
-            ChannelEvent::Refused(why) => self.link_failed(&peer, &format!("it sent {why}")),
+            ChannelEvent::Refused(why) => {
+                warn(&format!("meshboard: {peer} sent {why} on presence"));
+                self.fail(&peer, LinkFailure::Refused);
+            }
             ChannelEvent::Open | ChannelEvent::Closed => {}
         }
     }
@@ -138,7 +145,7 @@ impl Session {
                 PresenceEffect::Changed => self.presence_dirty = true,
                 PresenceEffect::DropPeer { peer, reason } => {
                     warn(&format!("meshboard: dropping a peer: {reason}"));
-                    self.link_failed(&peer, &reason.to_string());
+                    self.fail(&peer, LinkFailure::BadData);
                 }
             }
         }

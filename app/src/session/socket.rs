@@ -4,32 +4,11 @@ use super::*;
 
 impl Session {
     pub(super) fn set_offline(&mut self, offline: bool) {
-        if offline == self.offline {
-            return;
-        }
-        self.offline = offline;
-        if offline {
-            self.reconnect = None;
-            self.retries.clear();
-            self.failures.clear();
-            self.leaving.clear();
-            let peers: Vec<PeerId> = self.links.keys().cloned().collect();
-            for peer in peers {
-                self.remove_link(&peer);
-            }
-            self.room_peers.clear();
-            self.socket = None;
-            self.joined = false;
-        } else if self.persist.loaded {
-            self.reconnect_attempts = 0;
-            self.connect();
-        }
+        self.mesh_input(MeshInput::SetOffline(offline));
     }
 
-    pub(super) fn connect(&mut self) {
-        if self.offline {
-            return;
-        }
+    /// Carry out [`MeshCommand::OpenSocket`].
+    pub(super) fn open_socket(&mut self) {
         let weak = self.weak.clone();
         match Socket::connect(&self.ws_url, move |e| {
             dispatch_weak(&weak, Input::Socket(e))
@@ -37,35 +16,17 @@ impl Session {
             Ok(socket) => self.socket = Some(socket),
             Err(e) => {
                 warn(&format!("meshboard: cannot open the signaling socket: {e}"));
-                self.schedule_reconnect();
+                self.mesh_input(MeshInput::SocketLost);
             }
         }
     }
 
-    /// The browser says the network may be back: a reconnect waiting out its backoff goes now,
-    /// and the backoff starts again from its shortest delay.
+    /// The browser says the network may be back: a reconnect waiting out its backoff goes now.
     pub(super) fn network_hint(&mut self) {
-        if self.offline || !self.persist.loaded || self.reconnect.is_none() {
-            return;
+        if self.mesh.reconnect_pending() {
+            debug("meshboard: the network may be back; reconnecting now");
         }
-        debug("meshboard: the network may be back; reconnecting now");
-        self.reconnect = None;
-        self.reconnect_attempts = 0;
-        self.connect();
-    }
-
-    pub(super) fn schedule_reconnect(&mut self) {
-        if self.offline {
-            return;
-        }
-        let exp = RECONNECT_BASE_MS * 2f64.powi(self.reconnect_attempts.min(16) as i32);
-        self.reconnect_attempts = self.reconnect_attempts.saturating_add(1);
-        let weak = self.weak.clone();
-        self.reconnect = Timeout::new(jitter(exp.min(RECONNECT_CAP_MS)), move || {
-            dispatch_weak(&weak, Input::Reconnect)
-        })
-        .map_err(|e| warn(&format!("meshboard: no timer: {e}")))
-        .ok();
+        self.mesh_input(MeshInput::NetworkHint);
     }
 
     pub(super) fn send_server(&self, message: &ClientMessage) {
@@ -84,7 +45,7 @@ impl Session {
 
     /// Seal a signal for `peer` and relay it through the server.
     pub(super) fn send_signal(&self, peer: &PeerId, signal: &PeerSignal) {
-        if !self.joined {
+        if !self.mesh.is_joined() {
             return;
         }
         let nonce = match browser::random::bytes::<24>() {
@@ -113,12 +74,9 @@ impl Session {
             SocketEvent::Open => debug("meshboard: signaling socket open"),
             SocketEvent::Closed => {
                 debug("meshboard: signaling socket closed");
-                // Open data channels keep syncing without the server. "Peer left" notices sent
-                // as the server went down say nothing about the peers themselves.
-                self.leaving.clear();
+                // Open data channels keep syncing without the server.
                 self.socket = None;
-                self.joined = false;
-                self.schedule_reconnect();
+                self.mesh_input(MeshInput::SocketLost);
             }
             SocketEvent::Text(text) => match serde_json::from_str::<ServerMessage>(&text) {
                 Ok(message) => self.on_server(message),
@@ -132,7 +90,7 @@ impl Session {
     /// Join the room, proving to the server that we hold the link: the room key (derived from
     /// the secret; its hash is the room id) signs this socket's challenge and the room id.
     fn join(&mut self, nonce: &str) {
-        if self.joined {
+        if self.mesh.is_joined() {
             return warn("meshboard: ignoring a second challenge from the signaling server");
         }
         if !valid_hex(nonce, NONCE_HEX_LEN) {
@@ -152,29 +110,10 @@ impl Session {
         self.send_server(&join);
     }
 
-    /// The server's welcome named our (new) peer id. Links made under an earlier id are no good:
-    /// the other side knows us by that id, which it drops once the server tells it that we left.
-    /// So they are closed and made again under the new id (open channels survive a server that
-    /// is away, not a new join).
-    fn take_peer_id(&mut self, peer: PeerId) {
-        if peer == self.me {
-            return;
-        }
-        if !self.me.is_empty() {
-            debug(&format!(
-                "meshboard: our peer id changed from {} to {peer}: links start afresh",
-                self.me
-            ));
-            let peers: Vec<PeerId> = self.links.keys().cloned().collect();
-            for p in peers {
-                self.remove_link(&p);
-            }
-            self.retries.clear();
-            self.failures.clear();
-            self.leaving.clear();
-        }
-        self.sealer = Sealer::new(&self.keys.seal, &self.keys.room_id, &peer);
-        self.me = peer;
+    /// The server knows us by a new peer id (the mesh core started the links afresh): seal for
+    /// it, and tell the other tabs, so that they never connect to us.
+    pub(super) fn take_peer_id(&mut self, peer: &PeerId) {
+        self.sealer = Sealer::new(&self.keys.seal, &self.keys.room_id, peer);
         self.announce_peer_id_to_tabs();
     }
 
@@ -205,54 +144,24 @@ impl Session {
                 if !valid_peer_id(&peer) {
                     warn("meshboard: the signaling server gave us no usable peer id");
                     self.socket = None;
-                    return self.schedule_reconnect();
+                    return self.mesh_input(MeshInput::JoinRefused);
                 }
-                self.take_peer_id(peer);
                 debug(&format!(
-                    "meshboard: joined as {} with {} peer(s) in the room",
-                    self.me,
+                    "meshboard: joined as {peer} with {} peer(s) in the room",
                     peers.len()
                 ));
-                self.joined = true;
-                self.reconnect_attempts = 0;
                 self.take_ice_servers(ice_servers, ice_expires_in_secs);
-                self.room_peers = peers.into_iter().take(MAX_ROOM_PEERS).collect();
-                let room = &self.room_peers;
-                self.failures.retain(|p, _| room.contains(p));
-                let peers: Vec<PeerId> = self.room_peers.iter().cloned().collect();
-                for peer in peers {
-                    self.consider(peer);
-                }
+                self.mesh_input(MeshInput::Welcome { me: peer, peers });
             }
             ServerMessage::PeerJoined { peer } => {
                 debug(&format!("meshboard: {peer} joined the room"));
-                self.leaving.remove(&peer);
-                if self.room_peers.len() < MAX_ROOM_PEERS {
-                    self.room_peers.insert(peer.clone());
-                    self.consider(peer);
-                }
+                self.mesh_input(MeshInput::PeerJoined(peer));
             }
             ServerMessage::PeerLeft { peer } => {
                 debug(&format!("meshboard: {peer} left the room"));
                 // The peer left signaling, which is not the same as leaving the board: an open
-                // data channel keeps syncing (and says so itself when the peer really goes).
-                self.room_peers.remove(&peer);
-                self.retries.remove(&peer);
-                self.failures.remove(&peer);
-                match self.links.get(&peer) {
-                    Some(link) if link.open => {
-                        // A page that closes does not always close its channel in time; if the
-                        // peer does not come back to a server we are still connected to, it is gone.
-                        let (weak, p) = (self.weak.clone(), peer.clone());
-                        if let Ok(t) = Timeout::new(LEAVE_GRACE_MS, move || {
-                            dispatch_weak(&weak, Input::PeerGone(p))
-                        }) {
-                            self.leaving.insert(peer, t);
-                        }
-                    }
-                    Some(_) => self.remove_link(&peer),
-                    None => {}
-                }
+                // data channel keeps syncing (the mesh core gives it a grace period).
+                self.mesh_input(MeshInput::PeerLeft(peer));
             }
             ServerMessage::Signal { from, data } => {
                 match self.sealer.open(&from, &data, browser::now_ms()) {
@@ -289,16 +198,12 @@ impl Session {
                     }
                     // The server could not check our proof of the link (it closes the socket;
                     // we try again with backoff, on a new socket with a new challenge).
-                    ErrorCode::BadProof => {
-                        self.socket = None;
-                        self.schedule_reconnect();
-                    }
+                    ErrorCode::BadProof => self.mesh_input(MeshInput::JoinRefused),
                     // The join was refused for now: the room is full (or, never in practice,
                     // the id the server drew for us was taken). Try again later instead of
                     // staying connected but never joined.
-                    ErrorCode::PeerIdTaken | ErrorCode::RoomFull if !self.joined => {
-                        self.socket = None;
-                        self.schedule_reconnect();
+                    ErrorCode::PeerIdTaken | ErrorCode::RoomFull if !self.mesh.is_joined() => {
+                        self.mesh_input(MeshInput::JoinRefused)
                     }
                     _ => {}
                 }

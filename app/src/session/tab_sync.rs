@@ -29,18 +29,19 @@ impl Session {
                 // A peer whose link passed the key proof stays a peer whatever a tab says (a
                 // tab's link to another tab, made before they heard of each other, stays too:
                 // it only syncs what they share anyway).
-                if self.links.get(&peer).is_some_and(|link| link.proved) {
+                if self.mesh.is_open(&peer) {
                     warn("meshboard: another tab claims the id of a connected peer; ignoring it");
                     return;
                 }
                 if let Some(known) = self.local_tabs.get_mut(&tab) {
-                    *known = Some(peer.clone());
-                    // A link to it may have been started before we heard: it is no peer.
-                    self.remove_link(&peer);
+                    *known = Some(peer);
+                    self.tell_mesh_of_tabs();
                 }
             }
             TabMessage::Bye(tab) => {
-                self.local_tabs.remove(&tab);
+                if self.local_tabs.remove(&tab).is_some() {
+                    self.tell_mesh_of_tabs();
+                }
             }
             TabMessage::Changes(changes) => {
                 // the same checks as bytes from storage: load_incremental skips damage silently
@@ -104,17 +105,18 @@ impl Session {
         }
     }
 
-    /// `peer` is another tab of this profile, as far as we heard.
-    pub(super) fn is_local_tab(&self, peer: &PeerId) -> bool {
-        self.local_tabs.values().any(|p| p.as_ref() == Some(peer))
+    /// The other tabs' peer ids, as far as we heard: the mesh core never links to them.
+    fn tell_mesh_of_tabs(&mut self) {
+        let peers = self.local_tabs.values().flatten().cloned().collect();
+        self.mesh_input(MeshInput::TabPeers(peers));
     }
 
     /// Tell the other tabs the peer id the server gave us, so that they never connect to us.
     pub(super) fn announce_peer_id_to_tabs(&self) {
-        if !self.me.is_empty() {
+        if let Some(me) = self.mesh.me() {
             self.post_to_tabs(&TabMessage::Joined {
                 tab: self.tab.clone(),
-                peer: self.me.clone(),
+                peer: me.clone(),
             });
         }
     }

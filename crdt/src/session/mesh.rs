@@ -115,7 +115,7 @@ impl fmt::Display for LinkFailure {
             LinkFailure::NoFingerprint => "no DTLS fingerprint in the session description",
             LinkFailure::ProofFailed => "peer proof failed",
             LinkFailure::BadData => "the peer sent bad data",
-            LinkFailure::SetupTimeout => "not connected in time",
+            LinkFailure::SetupTimeout => "no connection within the setup time",
             LinkFailure::PeerLeft => "the peer left",
         })
     }
