@@ -209,6 +209,7 @@ impl Ui {
                     },
                     WidgetKind::Tasks => WidgetBody::Tasks { items: Vec::new() },
                     WidgetKind::Counter => WidgetBody::Counter { value: 0 },
+                    WidgetKind::Poll => WidgetBody::Poll(crdt::PollView::default()),
                 })
             })
     }

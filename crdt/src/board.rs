@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! ROOT { schema: 1, title: Text, widgets: List<Map> }
-//! widget { kind: "note" | "tasks" | "counter", text: Text | items: List<Map> | value: Counter }
+//! widget { kind: "note" | "tasks" | "counter" | "poll",
+//!          text: Text | items: List<Map> | value: Counter | (question, options, votes) }
 //! task   { text: str, done: bool }
 //! ```
 //!
@@ -21,6 +22,7 @@ mod authors;
 mod changes;
 mod cursor;
 mod layout;
+mod poll;
 mod read;
 mod undo;
 
@@ -28,6 +30,7 @@ pub use authors::{valid_colour, Author, MAX_NAME_CHARS};
 pub use changes::BoardChange;
 use changes::Watch;
 pub use layout::{between, WidgetLayout, MAX_SIZE};
+pub use poll::{valid_voter, MAX_OPTION_CHARS, MAX_POLL_OPTIONS};
 use read::Reading;
 pub use undo::UndoStack;
 
@@ -361,6 +364,7 @@ impl Board {
             WidgetKind::Counter => {
                 self.doc.put(&w, VALUE, ScalarValue::counter(0))?;
             }
+            WidgetKind::Poll => self.init_poll(&w)?,
         }
         self.place_last(&w)?;
         Ok(w.to_string())

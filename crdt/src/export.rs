@@ -8,7 +8,9 @@
 //!   "widgets": [
 //!     { "id": "2@ab…", "title": "…", "size": 1, "kind": "note", "text": "…" },
 //!     { "id": "5@ab…", "kind": "tasks", "items": [ { "text": "ship", "done": false } ] },
-//!     { "id": "9@ab…", "kind": "counter", "value": 3 } ] }
+//!     { "id": "9@ab…", "kind": "counter", "value": 3 },
+//!     { "id": "12@ab…", "kind": "poll", "question": "Lunch?",
+//!       "options": [ { "text": "Soup", "votes": 2 } ] } ] }
 //! ```
 //!
 //! [`Board::snapshot`]: crate::Board::snapshot
@@ -45,9 +47,27 @@ struct JsonWidget<'a> {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum JsonBody<'a> {
-    Note { text: &'a str },
-    Tasks { items: Vec<JsonTask<'a>> },
-    Counter { value: i64 },
+    Note {
+        text: &'a str,
+    },
+    Tasks {
+        items: Vec<JsonTask<'a>>,
+    },
+    Counter {
+        value: i64,
+    },
+    Poll {
+        question: &'a str,
+        options: Vec<JsonOption<'a>>,
+    },
+}
+
+#[derive(Serialize)]
+struct JsonOption<'a> {
+    text: &'a str,
+    /// How many people voted for it (who they are is not exported: voter ids are browser
+    /// profiles, which mean nothing outside the board).
+    votes: usize,
 }
 
 #[derive(Serialize)]
@@ -83,6 +103,17 @@ pub fn to_json(board: &Board) -> String {
                             .collect(),
                     },
                     WidgetBody::Counter { value } => JsonBody::Counter { value: *value },
+                    WidgetBody::Poll(poll) => JsonBody::Poll {
+                        question: &poll.question,
+                        options: poll
+                            .options
+                            .iter()
+                            .map(|o| JsonOption {
+                                text: &o.text,
+                                votes: o.voters.len(),
+                            })
+                            .collect(),
+                    },
                 },
             })
             .collect(),
@@ -92,7 +123,8 @@ pub fn to_json(board: &Board) -> String {
 }
 
 /// The board as Markdown: its title, then each widget under a heading of its title (or its
-/// kind); notes as their text, tasks as a checklist, counters as their value.
+/// kind); notes as their text, tasks as a checklist, counters as their value, polls as their
+/// question and each option with its votes.
 pub fn to_markdown(board: &Board) -> String {
     let view = board.view();
     let heading = |id: &str, kind: &str| {
@@ -132,6 +164,18 @@ pub fn to_markdown(board: &Board) -> String {
             }
             WidgetBody::Counter { value } => {
                 out.push_str(&format!("{}{value}\n", heading(&widget.id, "Counter")));
+            }
+            WidgetBody::Poll(poll) => {
+                out.push_str(&heading(&widget.id, "Poll"));
+                let question = one_line(&poll.question);
+                if !question.is_empty() {
+                    out.push_str(&format!("{question}\n\n"));
+                }
+                for option in &poll.options {
+                    let n = option.voters.len();
+                    let votes = if n == 1 { "vote" } else { "votes" };
+                    out.push_str(&format!("- {}: {n} {votes}\n", one_line(&option.text)));
+                }
             }
         }
     }

@@ -2,7 +2,7 @@
 //! within a few minutes of each other), each with the version it left the board in and a
 //! one-line summary of what it did. Automerge keeps every change; nothing here is stored.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::{ChangeHash, ObjId, PatchAction, Prop, Value, ROOT};
 
@@ -88,6 +88,7 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
     let mut notes: Vec<String> = Vec::new();
     let (mut tasks_added, mut tasks_removed, mut tasks_edited) = (0usize, 0usize, 0usize);
     let mut counters = 0usize;
+    let (mut options_added, mut votes, mut questions) = (0usize, 0usize, 0usize);
     // objects this session created: what happens inside them is part of "added"
     let inserted: HashSet<ObjId> = patches
         .iter()
@@ -112,7 +113,32 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
             }
             view.widget(&widget.to_string()).and_then(note_text)
         };
+        let poll = || {
+            patch.path.get(2).is_some_and(|(widget, _)| {
+                view.widget(&widget.to_string())
+                    .is_some_and(|w| w.body.kind() == WidgetKind::Poll)
+            })
+        };
+        // a part of a poll this session did not create
+        let poll_part = |key: &str| {
+            patch.path.get(2).is_some_and(|(widget, prop)| {
+                !inserted.contains(widget) && *prop == Prop::Map(key.into())
+            }) && poll()
+        };
         match &patch.action {
+            PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. }
+                if depth == 3 && poll_part("question") =>
+            {
+                questions += 1
+            }
+            PatchAction::Insert { values, .. } if depth == 3 && poll_part("options") => {
+                options_added += values.len()
+            }
+            PatchAction::PutMap { .. } | PatchAction::DeleteMap { .. }
+                if depth == 3 && poll_part("votes") =>
+            {
+                votes += 1
+            }
             PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. }
                 if depth == 1 && on_root("title") =>
             {
@@ -138,6 +164,7 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
                     notes.push(name);
                 }
             }
+            _ if poll() => {}
             PatchAction::Insert { values, .. } if depth == 3 => tasks_added += values.len(),
             PatchAction::DeleteSeq { length, .. } if depth == 3 => tasks_removed += length,
             PatchAction::PutMap { key, .. }
@@ -155,7 +182,7 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
     if title {
         parts.push("renamed the board".into());
     }
-    for kind in ["note", "tasks", "counter"] {
+    for kind in ["note", "tasks", "counter", "poll"] {
         let n = added.iter().filter(|k| **k == kind).count();
         let what = match kind {
             "tasks" => "task list",
@@ -184,6 +211,22 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
             format!("{n} {many}")
         }
     };
+    if questions > 0 {
+        parts.push("edited a poll's question".into());
+    }
+    if options_added > 0 {
+        parts.push(format!(
+            "added {}",
+            count(options_added, "a poll option", "poll options")
+        ));
+    }
+    if votes > 0 {
+        parts.push(if votes == 1 {
+            "voted".to_owned()
+        } else {
+            format!("voted {votes} times")
+        });
+    }
     if tasks_added > 0 {
         parts.push(format!("added {}", count(tasks_added, "a task", "tasks")));
     }
@@ -310,6 +353,37 @@ pub fn restore(board: &mut Board, heads: &[ChangeHash]) -> Result<(), BoardError
                     }
                 }
             }
+            (WidgetBody::Poll(old), Some(WidgetBody::Poll(now))) => {
+                board.set_poll_question(&id, &old.question)?;
+                // options are never taken back once people may have voted for them: those of
+                // the version come back (a poll made anew gets them anew), later ones stay
+                let mut option_now: HashMap<&str, String> = HashMap::new();
+                for option in &old.options {
+                    let present = now.options.iter().any(|o| o.id == option.id);
+                    let new = if present {
+                        option.id.clone()
+                    } else {
+                        board.add_poll_option(&id, &option.text)?
+                    };
+                    option_now.insert(option.id.as_str(), new);
+                }
+                // and the votes as they were
+                let voters: BTreeSet<&String> = now
+                    .options
+                    .iter()
+                    .chain(&old.options)
+                    .flat_map(|o| &o.voters)
+                    .collect();
+                for voter in voters {
+                    let was = old
+                        .vote_of(voter)
+                        .and_then(|o| option_now.get(o))
+                        .map(String::as_str);
+                    if now.vote_of(voter) != was {
+                        board.vote(&id, voter, was)?;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -418,5 +492,68 @@ mod tests {
             "{}",
             summary(&mut alice, &last)
         );
+    }
+
+    #[test]
+    fn a_polls_sessions_are_summed_up_and_its_votes_restored() {
+        const ANN: &str = "ann-profile-1";
+        const BOB: &str = "bob-profile-2";
+        let mut alice = Board::new(ActorId::from([1; 16])).unwrap();
+        let poll = alice.add_widget(WidgetKind::Poll).unwrap();
+        alice.set_poll_question(&poll, "Lunch?").unwrap();
+        let soup = alice.add_poll_option(&poll, "Soup").unwrap();
+        alice.commit(T);
+        let mut bob = Board::new(ActorId::from([2; 16])).unwrap();
+        bob.merge(&mut alice).unwrap();
+        let pizza = bob.add_poll_option(&poll, "Pizza").unwrap();
+        bob.vote(&poll, BOB, Some(&soup)).unwrap();
+        bob.vote(&poll, ANN, Some(&soup)).unwrap();
+        bob.commit(T + 60);
+        alice.merge(&mut bob).unwrap();
+        alice.set_poll_question(&poll, "Lunch today?").unwrap();
+        alice.vote(&poll, ANN, Some(&pizza)).unwrap();
+        alice.vote(&poll, BOB, None).unwrap();
+        alice.commit(T + 3600);
+
+        let list = sessions(&mut alice);
+        assert_eq!(list.len(), 3, "{list:#?}");
+        assert_eq!(summary(&mut alice, &list[0]), "Added a poll");
+        assert_eq!(
+            summary(&mut alice, &list[1]),
+            "Added a poll option, voted 2 times"
+        );
+        assert_eq!(
+            summary(&mut alice, &list[2]),
+            "Edited a poll's question, voted 2 times"
+        );
+
+        let old = alice.view_at(&list[1].after);
+        restore(&mut alice, &list[1].after).unwrap();
+        alice.commit(T + 4000);
+        assert_eq!(alice.view().widgets, old.widgets);
+        match &alice.view().widgets[0].body {
+            WidgetBody::Poll(p) => {
+                assert_eq!(p.question, "Lunch?");
+                assert_eq!(p.vote_of(ANN), Some(soup.as_str()));
+                assert_eq!(p.vote_of(BOB), Some(soup.as_str()));
+            }
+            other => panic!("{other:?}"),
+        }
+        // a poll removed since comes back with its options and votes
+        alice.remove_widget(&poll).unwrap();
+        alice.commit(T + 5000);
+        restore(&mut alice, &list[1].after).unwrap();
+        alice.commit(T + 6000);
+        match &alice.view().widgets[..] {
+            [w] => match &w.body {
+                WidgetBody::Poll(p) => {
+                    let texts: Vec<&str> = p.options.iter().map(|o| o.text.as_str()).collect();
+                    assert_eq!(texts, ["Soup", "Pizza"]);
+                    assert_eq!(p.options[0].voters.len(), 2);
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -6,10 +6,16 @@ pub enum WidgetKind {
     Note,
     Tasks,
     Counter,
+    Poll,
 }
 
 impl WidgetKind {
-    pub const ALL: [WidgetKind; 3] = [WidgetKind::Note, WidgetKind::Tasks, WidgetKind::Counter];
+    pub const ALL: [WidgetKind; 4] = [
+        WidgetKind::Note,
+        WidgetKind::Tasks,
+        WidgetKind::Counter,
+        WidgetKind::Poll,
+    ];
 
     /// The name stored in the document (and used as `data-kind` in the UI).
     pub fn as_str(self) -> &'static str {
@@ -17,6 +23,7 @@ impl WidgetKind {
             WidgetKind::Note => "note",
             WidgetKind::Tasks => "tasks",
             WidgetKind::Counter => "counter",
+            WidgetKind::Poll => "poll",
         }
     }
 
@@ -50,6 +57,7 @@ pub enum WidgetBody {
     Note { text: String },
     Tasks { items: Vec<TaskView> },
     Counter { value: i64 },
+    Poll(PollView),
 }
 
 impl WidgetBody {
@@ -58,6 +66,7 @@ impl WidgetBody {
             WidgetBody::Note { .. } => WidgetKind::Note,
             WidgetBody::Tasks { .. } => WidgetKind::Tasks,
             WidgetBody::Counter { .. } => WidgetKind::Counter,
+            WidgetBody::Poll(_) => WidgetKind::Poll,
         }
     }
 }
@@ -67,4 +76,33 @@ pub struct TaskView {
     pub id: String,
     pub text: String,
     pub done: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollView {
+    pub question: String,
+    /// In the order they were added.
+    pub options: Vec<PollOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollOption {
+    pub id: String,
+    pub text: String,
+    /// Who voted for it (voter ids: browser profiles), in no particular order.
+    pub voters: Vec<String>,
+}
+
+impl PollView {
+    /// The option `voter` voted for.
+    pub fn vote_of(&self, voter: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|o| o.voters.iter().any(|v| v == voter))
+            .map(|o| o.id.as_str())
+    }
+
+    pub fn total(&self) -> usize {
+        self.options.iter().map(|o| o.voters.len()).sum()
+    }
 }

@@ -185,13 +185,14 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                 <button class="button" data-testid="add-note" on:click=add(WidgetKind::Note)>"+ Note"</button>
                 <button class="button" data-testid="add-tasks" on:click=add(WidgetKind::Tasks)>"+ Tasks"</button>
                 <button class="button" data-testid="add-counter" on:click=add(WidgetKind::Counter)>"+ Counter"</button>
+                <button class="button" data-testid="add-poll" on:click=add(WidgetKind::Poll)>"+ Poll"</button>
             </nav>
             <Show when=move || widget_ids.with(|w| w.is_empty())>
                 <p class="empty">
                     {move || if ui.peers.get() == 0 {
                         "Nothing here yet. Add a widget, or wait for someone who has this board to come online."
                     } else {
-                        "Nothing here yet. Add a note, a task list or a counter."
+                        "Nothing here yet. Add a note, a task list, a counter or a poll."
                     }}
                 </p>
             </Show>

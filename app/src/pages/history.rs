@@ -222,6 +222,14 @@ pub fn VersionBoard(version: Version) -> impl IntoView {
                         </ul>
                     }.into_any(),
                     WidgetBody::Counter { value } => view! { <p class="counter-value" data-testid="version-counter">{value}</p> }.into_any(),
+                    WidgetBody::Poll(poll) => view! {
+                        <p class="poll-summary" data-testid="version-poll-question">{poll.question}</p>
+                        <ul class="poll-options">
+                            {poll.options.into_iter().map(|o| view! {
+                                <li class="poll-option"><span data-testid="version-poll-option">{o.text}</span>" · "<span>{o.voters.len()}</span></li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
                 };
                 view! {
                     <article class=format!("widget kind-{kind}{}", if changed { " changed" } else { "" })

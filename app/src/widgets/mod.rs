@@ -4,6 +4,7 @@ pub mod collab_text;
 pub mod counter;
 pub mod layout;
 pub mod note;
+pub mod poll;
 pub mod remote_carets;
 pub mod tasks;
 pub mod widget;

@@ -1,7 +1,7 @@
 use crdt::{WidgetBody, WidgetKind};
 use leptos::prelude::*;
 
-use super::{counter::CounterWidget, note::NoteWidget, tasks::TasksWidget};
+use super::{counter::CounterWidget, note::NoteWidget, poll::PollWidget, tasks::TasksWidget};
 use crate::pages::board::SessionHandle;
 use crate::pages::presence::{in_widget, WidgetPresence};
 use crate::session::Whereabouts;
@@ -13,6 +13,7 @@ fn label(kind: WidgetKind) -> &'static str {
         WidgetKind::Note => "Note",
         WidgetKind::Tasks => "Tasks",
         WidgetKind::Counter => "Counter",
+        WidgetKind::Poll => "Poll",
     }
 }
 
@@ -75,6 +76,15 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
                 _ => 0,
             });
             view! { <CounterWidget id=id.clone() value/> }.into_any()
+        }
+        WidgetKind::Poll => {
+            let poll = Memo::new(move |_| {
+                body.with(|b| match b {
+                    WidgetBody::Poll(p) => p.clone(),
+                    _ => crdt::PollView::default(),
+                })
+            });
+            view! { <PollWidget id=id.clone() poll/> }.into_any()
         }
     };
     view! {

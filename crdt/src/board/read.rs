@@ -7,6 +7,9 @@ use super::layout::{valid_pos, WidgetLayout, MAX_SIZE, POS, SIZE};
 use super::{DONE, ITEMS, KIND, TEXT, TITLE, VALUE, WIDGETS};
 use crate::view::{BoardView, TaskView, WidgetBody, WidgetKind, WidgetView};
 
+/// Keys of one map read for the UI (a poll's votes): what a peer wrote past that is ignored.
+const MAX_MAP_KEYS: usize = 4096;
+
 /// A document read now (`at: None`) or at `at`.
 #[derive(Clone, Copy)]
 pub(super) struct Reading<'a> {
@@ -68,6 +71,20 @@ impl Reading<'_> {
         (0..self.length(list))
             .filter_map(|i| match self.get(list, i) {
                 Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A map's keys that hold strings, with those strings (the first [`MAX_MAP_KEYS`] keys).
+    pub(super) fn map_strings(&self, map: &ObjId) -> Vec<(String, String)> {
+        let keys: Vec<String> = match self.at {
+            None => self.doc.keys(map).take(MAX_MAP_KEYS).collect(),
+            Some(heads) => self.doc.keys_at(map, heads).take(MAX_MAP_KEYS).collect(),
+        };
+        keys.into_iter()
+            .filter_map(|k| match self.scalar(map, &k) {
+                Some(ScalarValue::Str(s)) => Some((k, s.to_string())),
                 _ => None,
             })
             .collect()
@@ -166,6 +183,7 @@ impl Reading<'_> {
                     })
                     .unwrap_or_default(),
             },
+            WidgetKind::Poll => WidgetBody::Poll(self.poll_view(obj)),
             WidgetKind::Counter => WidgetBody::Counter {
                 value: self
                     .scalar(obj, VALUE)

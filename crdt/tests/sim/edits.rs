@@ -72,7 +72,7 @@ pub fn random_edit(board: &mut Board, rng: &mut ChaCha8Rng, seen: &mut Seen) {
     };
     match rng.random_range(0..100) {
         0..15 => {
-            let kind = WidgetKind::ALL[rng.random_range(0..3)];
+            let kind = WidgetKind::ALL[rng.random_range(0..WidgetKind::ALL.len())];
             if let Ok(id) = board.add_widget(kind) {
                 seen.remember_widget(id);
             }
@@ -130,9 +130,31 @@ pub fn random_edit(board: &mut Board, rng: &mut ChaCha8Rng, seen: &mut Seen) {
                 };
             }
         }
-        75..90 => {
+        75..85 => {
             if let Some(id) = target(rng, WidgetKind::Counter, seen) {
                 let _ = board.increment_counter(&id, rng.random_range(-3..=5));
+            }
+        }
+        // polls: a few voters (the same people on several peers: concurrent votes of one
+        // person must end as one vote), new options, the question
+        85..90 => {
+            if let Some(id) = target(rng, WidgetKind::Poll, seen) {
+                let options: Vec<String> = match view.widget(&id).map(|w| &w.body) {
+                    Some(WidgetBody::Poll(p)) => p.options.iter().map(|o| o.id.clone()).collect(),
+                    _ => Vec::new(),
+                };
+                let voter = ["voter-ann1", "voter-bob2", "voter-cy3"][rng.random_range(0..3)];
+                let _ = match rng.random_range(0..4) {
+                    0 => board
+                        .add_poll_option(&id, WORDS[rng.random_range(0..WORDS.len())])
+                        .map(drop),
+                    1 => board.set_poll_question(&id, &mutate_text(rng, "")),
+                    2 => board.vote(&id, voter, None),
+                    _ => match pick(rng, &options) {
+                        Some(option) => board.vote(&id, voter, Some(option)),
+                        None => Ok(()),
+                    },
+                };
             }
         }
         // layout: moves (concurrent ones must end in one order with every widget once), widths
