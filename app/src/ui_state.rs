@@ -210,6 +210,7 @@ impl Ui {
                     WidgetKind::Tasks => WidgetBody::Tasks { items: Vec::new() },
                     WidgetKind::Counter => WidgetBody::Counter { value: 0 },
                     WidgetKind::Poll => WidgetBody::Poll(crdt::PollView::default()),
+                    WidgetKind::Kanban => WidgetBody::Kanban(crdt::KanbanView::default()),
                 })
             })
     }

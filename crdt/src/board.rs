@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! ROOT { schema: 1, title: Text, widgets: List<Map> }
-//! widget { kind: "note" | "tasks" | "counter" | "poll",
-//!          text: Text | items: List<Map> | value: Counter | (question, options, votes) }
+//! widget { kind: "note" | "tasks" | "counter" | "poll" | "kanban",
+//!          text: Text | items: List<Map> | value: Counter | (question, options, votes)
+//!          | (columns, cards) }
 //! task   { text: str, done: bool }
 //! ```
 //!
@@ -21,6 +22,7 @@ use automerge::{
 mod authors;
 mod changes;
 mod cursor;
+mod kanban;
 mod layout;
 mod poll;
 mod read;
@@ -29,6 +31,7 @@ mod undo;
 pub use authors::{valid_colour, Author, MAX_NAME_CHARS};
 pub use changes::BoardChange;
 use changes::Watch;
+pub use kanban::{MAX_CARDS, MAX_CARD_CHARS, MAX_COLUMNS};
 pub use layout::{between, WidgetLayout, MAX_SIZE};
 pub use poll::{valid_voter, MAX_OPTION_CHARS, MAX_POLL_OPTIONS};
 use read::Reading;
@@ -365,6 +368,7 @@ impl Board {
                 self.doc.put(&w, VALUE, ScalarValue::counter(0))?;
             }
             WidgetKind::Poll => self.init_poll(&w)?,
+            WidgetKind::Kanban => self.init_kanban(&w)?,
         }
         self.place_last(&w)?;
         Ok(w.to_string())

@@ -11,6 +11,13 @@ pub enum BoardError {
     NoSuchWidget(String),
     #[error("no task with id {0}")]
     NoSuchTask(String),
+    /// No column or card with that id in the kanban.
+    #[error("no column or card with id {0}")]
+    NoSuchItem(String),
+    /// What the user asked for does not fit the board's bounds (too long, too many, no such
+    /// option).
+    #[error("{0}")]
+    Invalid(&'static str),
     #[error("widget {0} is not a {1}")]
     WrongKind(String, &'static str),
     #[error("a splice of {delete} at {index} does not fit a text of {len}")]

@@ -10,7 +10,9 @@
 //!     { "id": "5@ab…", "kind": "tasks", "items": [ { "text": "ship", "done": false } ] },
 //!     { "id": "9@ab…", "kind": "counter", "value": 3 },
 //!     { "id": "12@ab…", "kind": "poll", "question": "Lunch?",
-//!       "options": [ { "text": "Soup", "votes": 2 } ] } ] }
+//!       "options": [ { "text": "Soup", "votes": 2 } ] },
+//!     { "id": "15@ab…", "kind": "kanban",
+//!       "columns": [ { "title": "To do", "cards": [ { "text": "ship" } ] } ] } ] }
 //! ```
 //!
 //! [`Board::snapshot`]: crate::Board::snapshot
@@ -60,6 +62,20 @@ enum JsonBody<'a> {
         question: &'a str,
         options: Vec<JsonOption<'a>>,
     },
+    Kanban {
+        columns: Vec<JsonColumn<'a>>,
+    },
+}
+
+#[derive(Serialize)]
+struct JsonColumn<'a> {
+    title: &'a str,
+    cards: Vec<JsonCard<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCard<'a> {
+    text: &'a str,
 }
 
 #[derive(Serialize)]
@@ -114,6 +130,16 @@ pub fn to_json(board: &Board) -> String {
                             })
                             .collect(),
                     },
+                    WidgetBody::Kanban(kanban) => JsonBody::Kanban {
+                        columns: kanban
+                            .columns
+                            .iter()
+                            .map(|c| JsonColumn {
+                                title: &c.title,
+                                cards: c.cards.iter().map(|k| JsonCard { text: &k.text }).collect(),
+                            })
+                            .collect(),
+                    },
                 },
             })
             .collect(),
@@ -124,7 +150,7 @@ pub fn to_json(board: &Board) -> String {
 
 /// The board as Markdown: its title, then each widget under a heading of its title (or its
 /// kind); notes as their text, tasks as a checklist, counters as their value, polls as their
-/// question and each option with its votes.
+/// question and each option with its votes, kanbans as a list of cards under each column.
 pub fn to_markdown(board: &Board) -> String {
     let view = board.view();
     let heading = |id: &str, kind: &str| {
@@ -175,6 +201,22 @@ pub fn to_markdown(board: &Board) -> String {
                     let n = option.voters.len();
                     let votes = if n == 1 { "vote" } else { "votes" };
                     out.push_str(&format!("- {}: {n} {votes}\n", one_line(&option.text)));
+                }
+            }
+            WidgetBody::Kanban(kanban) => {
+                out.push_str(&heading(&widget.id, "Kanban"));
+                for (i, column) in kanban.columns.iter().enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                    }
+                    let title = one_line(&column.title);
+                    out.push_str(&format!(
+                        "### {}\n\n",
+                        if title.is_empty() { "Column" } else { &title }
+                    ));
+                    for card in &column.cards {
+                        out.push_str(&format!("- {}\n", one_line(&card.text)));
+                    }
                 }
             }
         }

@@ -89,6 +89,7 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
     let (mut tasks_added, mut tasks_removed, mut tasks_edited) = (0usize, 0usize, 0usize);
     let mut counters = 0usize;
     let (mut options_added, mut votes, mut questions) = (0usize, 0usize, 0usize);
+    let (mut cards_added, mut cards_moved, mut kanban_edited) = (0usize, 0usize, false);
     // objects this session created: what happens inside them is part of "added"
     let inserted: HashSet<ObjId> = patches
         .iter()
@@ -113,12 +114,11 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
             }
             view.widget(&widget.to_string()).and_then(note_text)
         };
-        let poll = || {
-            patch.path.get(2).is_some_and(|(widget, _)| {
-                view.widget(&widget.to_string())
-                    .is_some_and(|w| w.body.kind() == WidgetKind::Poll)
-            })
+        let kind_at = || {
+            let (widget, _) = patch.path.get(2)?;
+            view.widget(&widget.to_string()).map(|w| w.body.kind())
         };
+        let poll = || kind_at() == Some(WidgetKind::Poll);
         // a part of a poll this session did not create
         let poll_part = |key: &str| {
             patch.path.get(2).is_some_and(|(widget, prop)| {
@@ -164,7 +164,26 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
                     notes.push(name);
                 }
             }
-            _ if poll() => {}
+            PatchAction::Insert { values, .. }
+                if depth == 3
+                    && kind_at() == Some(WidgetKind::Kanban)
+                    && patch
+                        .path
+                        .get(2)
+                        .is_some_and(|(_, p)| *p == Prop::Map("cards".into())) =>
+            {
+                cards_added += values.len()
+            }
+            PatchAction::PutMap { key, .. }
+                if depth == 4
+                    && key == "place"
+                    && kind_at() == Some(WidgetKind::Kanban)
+                    && !inserted.contains(&patch.obj) =>
+            {
+                cards_moved += 1
+            }
+            _ if kind_at() == Some(WidgetKind::Kanban) && depth >= 3 => kanban_edited = true,
+            _ if kind_at().is_some_and(|k| k != WidgetKind::Tasks) => {}
             PatchAction::Insert { values, .. } if depth == 3 => tasks_added += values.len(),
             PatchAction::DeleteSeq { length, .. } if depth == 3 => tasks_removed += length,
             PatchAction::PutMap { key, .. }
@@ -182,7 +201,7 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
     if title {
         parts.push("renamed the board".into());
     }
-    for kind in ["note", "tasks", "counter", "poll"] {
+    for kind in ["note", "tasks", "counter", "poll", "kanban"] {
         let n = added.iter().filter(|k| **k == kind).count();
         let what = match kind {
             "tasks" => "task list",
@@ -211,6 +230,15 @@ pub fn summary(board: &mut Board, session: &EditSession) -> String {
             format!("{n} {many}")
         }
     };
+    if cards_added > 0 {
+        parts.push(format!("added {}", count(cards_added, "a card", "cards")));
+    }
+    if cards_moved > 0 {
+        parts.push(format!("moved {}", count(cards_moved, "a card", "cards")));
+    }
+    if kanban_edited && cards_added == 0 && cards_moved == 0 {
+        parts.push("edited a kanban".into());
+    }
     if questions > 0 {
         parts.push("edited a poll's question".into());
     }
@@ -353,6 +381,9 @@ pub fn restore(board: &mut Board, heads: &[ChangeHash]) -> Result<(), BoardError
                     }
                 }
             }
+            (WidgetBody::Kanban(old), Some(WidgetBody::Kanban(now))) => {
+                restore_kanban(board, &id, old, &now)?
+            }
             (WidgetBody::Poll(old), Some(WidgetBody::Poll(now))) => {
                 board.set_poll_question(&id, &old.question)?;
                 // options are never taken back once people may have voted for them: those of
@@ -385,6 +416,68 @@ pub fn restore(board: &mut Board, heads: &[ChangeHash]) -> Result<(), BoardError
                 }
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The kanban `id` (now `now`) as it was (`old`): its columns, then every card in its place.
+fn restore_kanban(
+    board: &mut Board,
+    id: &str,
+    old: &crate::KanbanView,
+    now: &crate::KanbanView,
+) -> Result<(), BoardError> {
+    let mut column_now: HashMap<&str, String> = HashMap::new();
+    for (i, column) in old.columns.iter().enumerate() {
+        let new = match now.columns.iter().find(|c| c.id == column.id) {
+            Some(c) => {
+                if c.title != column.title {
+                    board.rename_kanban_column(id, &c.id, &column.title)?;
+                }
+                c.id.clone()
+            }
+            None => board.insert_kanban_column(id, i, &column.title)?,
+        };
+        column_now.insert(column.id.as_str(), new);
+    }
+    let was = |card: &str| {
+        old.columns
+            .iter()
+            .any(|c| c.cards.iter().any(|k| k.id == card))
+    };
+    for card in now.columns.iter().flat_map(|c| &c.cards) {
+        if !was(&card.id) {
+            board.remove_kanban_card(id, &card.id)?;
+        }
+    }
+    let current = |card: &str| {
+        now.columns
+            .iter()
+            .flat_map(|c| &c.cards)
+            .find(|k| k.id == card)
+    };
+    for column in &old.columns {
+        let Some(target) = column_now.get(column.id.as_str()) else {
+            continue;
+        };
+        for (i, card) in column.cards.iter().enumerate() {
+            let card_id = match current(&card.id) {
+                Some(k) => {
+                    if k.text != card.text {
+                        board.set_kanban_card_text(id, &k.id, &card.text)?;
+                    }
+                    k.id.clone()
+                }
+                None => board.add_kanban_card(id, target, &card.text)?,
+            };
+            // each card in turn to its index: the ones before it are in place by then
+            board.move_kanban_card(id, &card_id, target, i)?;
+        }
+    }
+    for column in &now.columns {
+        if !old.columns.iter().any(|c| c.id == column.id) {
+            board.remove_kanban_column(id, &column.id)?;
         }
     }
     Ok(())
@@ -555,5 +648,58 @@ mod tests {
             },
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_kanbans_sessions_are_summed_up_and_its_cards_restored() {
+        let mut alice = Board::new(ActorId::from([1; 16])).unwrap();
+        let k = alice.add_widget(WidgetKind::Kanban).unwrap();
+        let cols: Vec<String> = alice
+            .kanban(&k)
+            .unwrap()
+            .columns
+            .iter()
+            .map(|c| c.id.clone())
+            .collect();
+        let a = alice.add_kanban_card(&k, &cols[0], "a").unwrap();
+        alice.add_kanban_card(&k, &cols[0], "b").unwrap();
+        alice.commit(T);
+        alice.move_kanban_card(&k, &a, &cols[2], 0).unwrap();
+        alice.rename_kanban_column(&k, &cols[1], "Review").unwrap();
+        alice.add_kanban_card(&k, &cols[1], "c").unwrap();
+        alice.remove_kanban_column(&k, &cols[0]).unwrap();
+        alice.commit(T + 3600);
+        let list = sessions(&mut alice);
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            summary(&mut alice, &list[0]),
+            "Added a kanban, added 2 cards"
+        );
+        assert_eq!(summary(&mut alice, &list[1]), "Added a card, moved 2 cards");
+        let old = alice.view_at(&list[0].after);
+        restore(&mut alice, &list[0].after).unwrap();
+        alice.commit(T + 4000);
+        let strip = |v: &crate::BoardView| match &v.widgets[0].body {
+            WidgetBody::Kanban(k) => k
+                .columns
+                .iter()
+                .map(|c| {
+                    (
+                        c.title.clone(),
+                        c.cards.iter().map(|k| k.text.clone()).collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(strip(&alice.view()), strip(&old));
+        assert_eq!(
+            strip(&old),
+            [
+                ("To do".to_string(), vec!["a".to_string(), "b".to_string()]),
+                ("Doing".to_string(), vec![]),
+                ("Done".to_string(), vec![]),
+            ]
+        );
     }
 }

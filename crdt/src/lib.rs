@@ -29,4 +29,7 @@ pub use board::Board;
 pub use engine::{Config, Effect, Engine, Event, PeerId};
 pub use error::{BoardError, FrameError, LinkError};
 pub use link::BoardSecret;
-pub use view::{BoardView, PollOption, PollView, TaskView, WidgetBody, WidgetKind, WidgetView};
+pub use view::{
+    BoardView, KanbanCard, KanbanColumn, KanbanView, PollOption, PollView, TaskView, WidgetBody,
+    WidgetKind, WidgetView,
+};

@@ -7,14 +7,16 @@ pub enum WidgetKind {
     Tasks,
     Counter,
     Poll,
+    Kanban,
 }
 
 impl WidgetKind {
-    pub const ALL: [WidgetKind; 4] = [
+    pub const ALL: [WidgetKind; 5] = [
         WidgetKind::Note,
         WidgetKind::Tasks,
         WidgetKind::Counter,
         WidgetKind::Poll,
+        WidgetKind::Kanban,
     ];
 
     /// The name stored in the document (and used as `data-kind` in the UI).
@@ -24,6 +26,7 @@ impl WidgetKind {
             WidgetKind::Tasks => "tasks",
             WidgetKind::Counter => "counter",
             WidgetKind::Poll => "poll",
+            WidgetKind::Kanban => "kanban",
         }
     }
 
@@ -58,6 +61,7 @@ pub enum WidgetBody {
     Tasks { items: Vec<TaskView> },
     Counter { value: i64 },
     Poll(PollView),
+    Kanban(KanbanView),
 }
 
 impl WidgetBody {
@@ -67,6 +71,7 @@ impl WidgetBody {
             WidgetBody::Tasks { .. } => WidgetKind::Tasks,
             WidgetBody::Counter { .. } => WidgetKind::Counter,
             WidgetBody::Poll(_) => WidgetKind::Poll,
+            WidgetBody::Kanban(_) => WidgetKind::Kanban,
         }
     }
 }
@@ -104,5 +109,37 @@ impl PollView {
 
     pub fn total(&self) -> usize {
         self.options.iter().map(|o| o.voters.len()).sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KanbanView {
+    pub columns: Vec<KanbanColumn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KanbanColumn {
+    pub id: String,
+    pub title: String,
+    /// In their order in the column.
+    pub cards: Vec<KanbanCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KanbanCard {
+    pub id: String,
+    pub text: String,
+}
+
+impl KanbanView {
+    /// The column `card` is in, and its index there.
+    pub fn place_of(&self, card: &str) -> Option<(usize, usize)> {
+        self.columns.iter().enumerate().find_map(|(c, column)| {
+            column
+                .cards
+                .iter()
+                .position(|k| k.id == card)
+                .map(|i| (c, i))
+        })
     }
 }

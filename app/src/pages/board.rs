@@ -186,13 +186,14 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                 <button class="button" data-testid="add-tasks" on:click=add(WidgetKind::Tasks)>"+ Tasks"</button>
                 <button class="button" data-testid="add-counter" on:click=add(WidgetKind::Counter)>"+ Counter"</button>
                 <button class="button" data-testid="add-poll" on:click=add(WidgetKind::Poll)>"+ Poll"</button>
+                <button class="button" data-testid="add-kanban" on:click=add(WidgetKind::Kanban)>"+ Kanban"</button>
             </nav>
             <Show when=move || widget_ids.with(|w| w.is_empty())>
                 <p class="empty">
                     {move || if ui.peers.get() == 0 {
                         "Nothing here yet. Add a widget, or wait for someone who has this board to come online."
                     } else {
-                        "Nothing here yet. Add a note, a task list, a counter or a poll."
+                        "Nothing here yet. Add a note, a task list, a counter, a poll or a kanban."
                     }}
                 </p>
             </Show>

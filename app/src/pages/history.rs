@@ -222,6 +222,18 @@ pub fn VersionBoard(version: Version) -> impl IntoView {
                         </ul>
                     }.into_any(),
                     WidgetBody::Counter { value } => view! { <p class="counter-value" data-testid="version-counter">{value}</p> }.into_any(),
+                    WidgetBody::Kanban(kanban) => view! {
+                        <div class="kanban">
+                            {kanban.columns.into_iter().map(|c| view! {
+                                <section class="kanban-column">
+                                    <p class="kanban-column-title">{c.title}</p>
+                                    <ul class="kanban-cards">
+                                        {c.cards.into_iter().map(|k| view! { <li class="kanban-card" data-testid="version-card">{k.text}</li> }).collect_view()}
+                                    </ul>
+                                </section>
+                            }).collect_view()}
+                        </div>
+                    }.into_any(),
                     WidgetBody::Poll(poll) => view! {
                         <p class="poll-summary" data-testid="version-poll-question">{poll.question}</p>
                         <ul class="poll-options">

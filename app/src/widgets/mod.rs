@@ -2,6 +2,7 @@
 
 pub mod collab_text;
 pub mod counter;
+pub mod kanban;
 pub mod layout;
 pub mod note;
 pub mod poll;

@@ -1,7 +1,10 @@
 use crdt::{WidgetBody, WidgetKind};
 use leptos::prelude::*;
 
-use super::{counter::CounterWidget, note::NoteWidget, poll::PollWidget, tasks::TasksWidget};
+use super::{
+    counter::CounterWidget, kanban::KanbanWidget, note::NoteWidget, poll::PollWidget,
+    tasks::TasksWidget,
+};
 use crate::pages::board::SessionHandle;
 use crate::pages::presence::{in_widget, WidgetPresence};
 use crate::session::Whereabouts;
@@ -14,6 +17,7 @@ fn label(kind: WidgetKind) -> &'static str {
         WidgetKind::Tasks => "Tasks",
         WidgetKind::Counter => "Counter",
         WidgetKind::Poll => "Poll",
+        WidgetKind::Kanban => "Kanban",
     }
 }
 
@@ -85,6 +89,15 @@ pub fn WidgetCard(id: String, kind: WidgetKind) -> impl IntoView {
                 })
             });
             view! { <PollWidget id=id.clone() poll/> }.into_any()
+        }
+        WidgetKind::Kanban => {
+            let kanban = Memo::new(move |_| {
+                body.with(|b| match b {
+                    WidgetBody::Kanban(k) => k.clone(),
+                    _ => crdt::KanbanView::default(),
+                })
+            });
+            view! { <KanbanWidget id=id.clone() kanban/> }.into_any()
         }
     };
     view! {

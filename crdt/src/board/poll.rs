@@ -61,12 +61,12 @@ impl Board {
     pub fn add_poll_option(&mut self, widget: &str, text: &str) -> Result<String, BoardError> {
         let text = text.trim();
         if text.is_empty() || text.chars().count() > MAX_OPTION_CHARS {
-            return Err(BoardError::Schema("an option has 1 to 200 characters"));
+            return Err(BoardError::Invalid("an option has 1 to 200 characters"));
         }
         let options = self.poll_part(widget, OPTIONS, ObjType::List)?;
         let len = self.doc.length(&options);
         if len >= MAX_POLL_OPTIONS {
-            return Err(BoardError::Schema("a poll has at most 64 options"));
+            return Err(BoardError::Invalid("a poll has at most 64 options"));
         }
         let option = self.doc.insert_object(&options, len, ObjType::Map)?;
         self.doc.put(&option, TEXT, text)?;
@@ -81,7 +81,7 @@ impl Board {
         option: Option<&str>,
     ) -> Result<(), BoardError> {
         if !valid_voter(voter) {
-            return Err(BoardError::Schema("not a voter id"));
+            return Err(BoardError::Invalid("not a voter id"));
         }
         let votes = self.poll_part(widget, VOTES, ObjType::Map)?;
         match option {
@@ -93,7 +93,7 @@ impl Board {
                     .iter()
                     .any(|o| o.to_string() == option)
                 {
-                    return Err(BoardError::Schema("no such option"));
+                    return Err(BoardError::Invalid("no such option"));
                 }
                 self.doc.put(&votes, voter, option)?;
             }

@@ -184,6 +184,7 @@ impl Reading<'_> {
                     .unwrap_or_default(),
             },
             WidgetKind::Poll => WidgetBody::Poll(self.poll_view(obj)),
+            WidgetKind::Kanban => WidgetBody::Kanban(self.kanban_view(obj)),
             WidgetKind::Counter => WidgetBody::Counter {
                 value: self
                     .scalar(obj, VALUE)

@@ -130,14 +130,14 @@ pub fn random_edit(board: &mut Board, rng: &mut ChaCha8Rng, seen: &mut Seen) {
                 };
             }
         }
-        75..85 => {
+        75..82 => {
             if let Some(id) = target(rng, WidgetKind::Counter, seen) {
                 let _ = board.increment_counter(&id, rng.random_range(-3..=5));
             }
         }
         // polls: a few voters (the same people on several peers: concurrent votes of one
         // person must end as one vote), new options, the question
-        85..90 => {
+        82..86 => {
             if let Some(id) = target(rng, WidgetKind::Poll, seen) {
                 let options: Vec<String> = match view.widget(&id).map(|w| &w.body) {
                     Some(WidgetBody::Poll(p)) => p.options.iter().map(|o| o.id.clone()).collect(),
@@ -154,6 +154,47 @@ pub fn random_edit(board: &mut Board, rng: &mut ChaCha8Rng, seen: &mut Seen) {
                         Some(option) => board.vote(&id, voter, Some(option)),
                         None => Ok(()),
                     },
+                };
+            }
+        }
+        // kanban: cards added and moved between and within columns (concurrent moves of one
+        // card must leave it in exactly one place), columns renamed, added and removed
+        86..90 => {
+            if let Some(id) = target(rng, WidgetKind::Kanban, seen) {
+                let (columns, cards): (Vec<String>, Vec<String>) =
+                    match view.widget(&id).map(|w| &w.body) {
+                        Some(WidgetBody::Kanban(k)) => (
+                            k.columns.iter().map(|c| c.id.clone()).collect(),
+                            k.columns
+                                .iter()
+                                .flat_map(|c| c.cards.iter().map(|k| k.id.clone()))
+                                .collect(),
+                        ),
+                        _ => (Vec::new(), Vec::new()),
+                    };
+                let column = pick(rng, &columns).cloned().unwrap_or_default();
+                let _ = match rng.random_range(0..10) {
+                    0..3 => board
+                        .add_kanban_card(&id, &column, WORDS[rng.random_range(0..WORDS.len())])
+                        .map(drop),
+                    3..8 => match pick(rng, &cards) {
+                        Some(card) => {
+                            board.move_kanban_card(&id, card, &column, rng.random_range(0..4))
+                        }
+                        None => Ok(()),
+                    },
+                    8 => board.rename_kanban_column(
+                        &id,
+                        &column,
+                        WORDS[rng.random_range(0..WORDS.len())],
+                    ),
+                    _ => {
+                        if rng.random_bool(0.5) {
+                            board.add_kanban_column(&id, "more").map(drop)
+                        } else {
+                            board.remove_kanban_column(&id, &column)
+                        }
+                    }
                 };
             }
         }

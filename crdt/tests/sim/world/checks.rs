@@ -26,6 +26,20 @@ impl World {
             if ids.windows(2).any(|w| w[0] == w[1]) {
                 return Err(format!("node {i} shows a widget twice: {ids:?}"));
             }
+            // card moves are too: a card is in exactly one column once
+            for w in &view.widgets {
+                if let crdt::WidgetBody::Kanban(k) = &w.body {
+                    let mut cards: Vec<&str> = k
+                        .columns
+                        .iter()
+                        .flat_map(|c| c.cards.iter().map(|k| k.id.as_str()))
+                        .collect();
+                    cards.sort_unstable();
+                    if cards.windows(2).any(|w| w[0] == w[1]) {
+                        return Err(format!("node {i} shows a card twice: {cards:?}"));
+                    }
+                }
+            }
             match &first {
                 None => first = Some((heads, view)),
                 Some((h0, v0)) => {
