@@ -535,11 +535,13 @@ impl Connection {
             self.renew_at = None;
             return ControlFlow::Continue(());
         };
-        let (ice_servers, ice_expires_in_secs) = self.state.rooms.ice_servers_for(peer);
+        let (ice_servers, ice_expires_in_secs, ice_transport_policy) =
+            self.state.rooms.ice_servers_for(peer);
         self.renew_at = Some(Instant::now() + period);
         if !self.mailbox.deliver(&ServerMessage::IceServers {
             ice_servers,
             ice_expires_in_secs,
+            ice_transport_policy,
         }) {
             return ControlFlow::Break(End::Kicked);
         }
