@@ -28,14 +28,14 @@ use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{
     join_proof_message, valid_hex, valid_peer_id, ClientMessage, ErrorCode, IceServer,
-    ServerMessage, NONCE_HEX_LEN, PROTOCOL_VERSION,
+    IceTransportPolicy, ServerMessage, NONCE_HEX_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser::broadcast::Broadcast;
 use crate::browser::data_channel::{ChannelEvent, DataChannel};
-use crate::browser::peer_connection::{self, PeerConnection, PeerEvent};
+use crate::browser::peer_connection::{self, IceConfig, PeerConnection, PeerEvent};
 use crate::browser::timer::Timeout;
 use crate::browser::websocket::{Socket, SocketEvent};
 use crate::browser::{self, debug, warn};
@@ -228,7 +228,7 @@ pub struct Session {
     ui: Ui,
     socket: Option<Socket>,
     joined: bool,
-    ice_servers: Vec<IceServer>,
+    ice_servers: IceConfig,
     room_peers: BTreeSet<PeerId>,
     links: HashMap<PeerId, Link>,
     next_gen: u64,
@@ -418,7 +418,7 @@ impl SessionCell {
                 ui,
                 socket: None,
                 joined: false,
-                ice_servers: Vec::new(),
+                ice_servers: IceConfig::default(),
                 room_peers: BTreeSet::new(),
                 links: HashMap::new(),
                 next_gen: 0,
