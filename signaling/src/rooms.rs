@@ -441,7 +441,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(1), b.kick.notified())
+            tokio::time::timeout(std::time::Duration::from_secs(1), b.kicked().notified())
                 .await
                 .unwrap();
         });
