@@ -76,7 +76,7 @@ mod webrtc {
     use std::rc::Rc;
 
     use app::browser::data_channel::{ChannelEvent, DataChannel};
-    use app::browser::peer_connection::{self, PeerConnection, PeerEvent};
+    use app::browser::peer_connection::{self, IceConfig, PeerConnection, PeerEvent};
     use wasm_bindgen_futures::JsFuture;
     use wasm_bindgen_test::*;
 
@@ -104,8 +104,8 @@ mod webrtc {
     async fn two_peer_connections_exchange_bytes() {
         let (a_events, on_a) = recorder::<PeerEvent>();
         let (b_events, on_b) = recorder::<PeerEvent>();
-        let a = PeerConnection::new(&[], on_a).unwrap();
-        let b = PeerConnection::new(&[], on_b).unwrap();
+        let a = PeerConnection::new(&IceConfig::default(), on_a).unwrap();
+        let b = PeerConnection::new(&IceConfig::default(), on_b).unwrap();
         let (a_channel_events, on_a_channel) = recorder::<ChannelEvent>();
         let a_channel = DataChannel::new(a.create_channel("board"), on_a_channel);
 

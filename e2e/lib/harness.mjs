@@ -1,6 +1,7 @@
 // Shared e2e plumbing: the real signaling server binary, the system Chromium, and users
 // (one browser context each, so each has its own storage) whose console errors fail the test.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
+import { stunAnswers } from './turn.mjs';
 
 const SERVER_BIN = process.env.MESHBOARD_SERVER_BIN;
 const DIST = process.env.MESHBOARD_DIST;
@@ -134,6 +136,83 @@ export async function startRedis() {
       await exited;
     },
   };
+}
+
+/** A free TCP port of 127.0.0.1 (free for UDP too, most likely: nothing here binds UDP by number). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+}
+
+/**
+ * Debian's coturn (`/usr/bin/turnserver`; `cargo xtask test` installs it) on a free port of
+ * 127.0.0.1, UDP and TCP, relaying on 127.0.0.1 from a range of 200 ports, with the TURN REST
+ * scheme (`use-auth-secret`, `static-auth-secret=secret`) the signaling server's
+ * `--turn-secret` matches. Returns { port, url (turn:...?transport=udp), secret, realm,
+ * relayPorts ([min, max]), log(), stop() } once it answers a STUN binding request. `log()` is
+ * everything it printed (`verbose`: one line per request, with its outcome).
+ *
+ * Without `config`, every setting is on the command line (`-c /dev/null` keeps
+ * /etc/turnserver.conf out); no TLS, no CLI, and `--allow-loopback-peers`, because both
+ * browsers' relay addresses are on loopback (never in production). With `config` (the text of a
+ * turnserver.conf, such as deploy/turnserver.conf), that file is used as it is, except for what
+ * a test on loopback must change: where it listens and relays, its ports, its secret, no TLS
+ * (no certificate here), and a pid file, user database and log of its own.
+ */
+export async function startCoturn({ secret = crypto.randomBytes(16).toString('hex'), realm = 'meshboard.test', config = null } = {}) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshboard-coturn-'));
+  const file = path.join(dir, 'turnserver.conf');
+  // relay ports: a random range away from the usual ephemeral ports (32768 and up)
+  const min = 20000 + Math.floor(Math.random() * 10000);
+  const plumbing = {
+    'listening-ip': '127.0.0.1', 'relay-ip': '127.0.0.1', 'listening-port': port,
+    'min-port': min, 'max-port': min + 200, 'static-auth-secret': secret,
+    pidfile: path.join(dir, 'turnserver.pid'), userdb: path.join(dir, 'turndb'), 'log-file': 'stdout',
+  };
+  let args;
+  if (config === null) {
+    args = [
+      '-c', '/dev/null', ...Object.entries(plumbing).map(([k, v]) => `--${k}=${v}`),
+      '--use-auth-secret', `--realm=${realm}`, '--allow-loopback-peers', '--no-cli', '--no-tls', '--no-dtls',
+      '--simple-log', '--verbose',
+    ];
+  } else {
+    const replaced = new Set([...Object.keys(plumbing), 'tls-listening-port', 'cert', 'pkey', 'syslog']);
+    const kept = config.split('\n').filter((line) => !replaced.has(line.trim().split('=')[0].trim()));
+    const tlsPort = await freePort();
+    const lines = [...Object.entries(plumbing).map(([k, v]) => `${k}=${v}`), `tls-listening-port=${tlsPort}`,
+      'no-tls', 'no-dtls', 'simple-log', 'verbose'];
+    fs.writeFileSync(file, [...kept, '# the test on loopback:', ...lines, ''].join('\n'));
+    args = ['-c', file];
+    realm = kept.map((l) => l.trim().match(/^realm=(.*)$/)?.[1]).find(Boolean) ?? realm;
+  }
+  const child = spawn('/usr/bin/turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const exited = new Promise((resolve) => child.on('exit', () => { running.delete(child); resolve(); }));
+  child.on('error', () => {});
+  let log = '';
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (d) => { log = (log + d).slice(-1_000_000); });
+  seen.servers.push({ args: ['turnserver', ...args.filter((a) => !a.startsWith('--static-auth-secret'))], stderr: () => log.slice(-4000) });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10000;
+  while (!(await stunAnswers(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`turnserver did not start (apt-get install coturn, or cargo xtask test): ${log.slice(-2000)}`);
+    }
+  }
+  return { port, url: `turn:127.0.0.1:${port}?transport=udp`, secret, realm, relayPorts: [min, min + 200], log: () => log, stop };
 }
 
 /** Wait until the server at `url` says on /healthz that it is in sync with Redis. */

@@ -2,11 +2,9 @@
 // and whether the board is in sync with it, and the signaling connection; live while open, and
 // no getStats() call at all while closed. Real server, real WebRTC between browser contexts.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
-  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, serverAndBrowser, startServer, waitFor,
+  assertNoConsoleErrors, createBoard, launchBrowser, newUser, openBoard, serverAndBrowser, startCoturn, startServer, waitFor,
   waitForText,
 } from '../lib/harness.mjs';
 
@@ -202,46 +200,21 @@ describe('the mesh panel tells the signaling state', () => {
   });
 });
 
-/** A free TCP port on loopback (for coturn's listening port). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const TURNSERVER = '/usr/bin/turnserver';
-
-// `cargo xtask test` installs Debian's coturn when it is missing
+// `cargo xtask test` installs Debian's coturn when it is missing (see also turn.test.mjs, where
+// the server itself asks for relay-only links)
 describe('a link relayed through TURN', () => {
   let turn, server, browser;
-  const secret = 'mesh-test-secret';
 
   before(async () => {
-    const port = await freePort();
-    const min = 40000 + Math.floor(Math.random() * 20000);
-    turn = spawn(TURNSERVER, [
-      '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
-      `--min-port=${min}`, `--max-port=${min + 200}`, '--use-auth-secret', `--static-auth-secret=${secret}`,
-      '--realm=meshboard.test', '--allow-loopback-peers', '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    for (const stream of [turn.stdout, turn.stderr]) stream.on('data', (d) => { log = (log + d).slice(-4000); });
-    // coturn says nothing on stdout once it listens: give it a moment, and check it is still up
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(turn.exitCode, null, `coturn exited: ${log}`);
-    server = await startServer({ args: ['--turn-url', `turn:127.0.0.1:${port}?transport=udp`, '--turn-secret', secret] });
+    turn = await startCoturn();
+    server = await startServer({ args: ['--turn-url', turn.url, '--turn-secret', turn.secret] });
     browser = await launchBrowser();
   });
 
   after(async () => {
     await browser?.close();
     await server?.stop();
-    turn?.kill('SIGTERM');
+    await turn?.stop();
   });
 
   /** A user whose peer connections may use relay candidates only (as behind a strict firewall). */

@@ -147,6 +147,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub turn_ttl_secs: u64,
 
+    /// Which ICE candidates the browsers may use (`RTCConfiguration.iceTransportPolicy`): `all`
+    /// (direct links where the network allows, TURN otherwise) or `relay` (every link through
+    /// the TURN server, so that peers never see each other's IP addresses; needs --turn-url).
+    #[arg(long, env = "MESHBOARD_ICE_TRANSPORT_POLICY", value_enum, default_value_t = IcePolicy::All)]
+    pub ice_transport_policy: IcePolicy,
+
     /// Seconds between WebSocket pings; a client silent for three intervals is disconnected.
     #[arg(long, env = "MESHBOARD_PING_INTERVAL_SECS", default_value_t = DEFAULT_PING_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -208,12 +214,32 @@ impl Default for Config {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_ttl_secs: DEFAULT_TURN_TTL_SECS,
+            ice_transport_policy: IcePolicy::All,
             ping_interval_secs: DEFAULT_PING_INTERVAL_SECS,
             capture: None,
             hostile_relay: None,
             redis_url: None,
             redis_member_ttl_secs: DEFAULT_REDIS_MEMBER_TTL_SECS,
             log_json: false,
+        }
+    }
+}
+
+/// `--ice-transport-policy`: what peers are told to set as `iceTransportPolicy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IcePolicy {
+    /// Any candidate.
+    #[default]
+    All,
+    /// TURN relay candidates only.
+    Relay,
+}
+
+impl From<IcePolicy> for crate::protocol::IceTransportPolicy {
+    fn from(policy: IcePolicy) -> Self {
+        match policy {
+            IcePolicy::All => Self::All,
+            IcePolicy::Relay => Self::Relay,
         }
     }
 }
@@ -307,5 +333,9 @@ mod tests {
         assert_eq!(c.turn_ttl_secs, 600);
         assert_eq!(c.allowed_origins, ["https://board.example"]);
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.ice_transport_policy, IcePolicy::All);
+        let c = Config::try_parse_from(["signaling", "--ice-transport-policy", "relay"]).unwrap();
+        assert_eq!(c.ice_transport_policy, IcePolicy::Relay);
+        assert!(Config::try_parse_from(["signaling", "--ice-transport-policy", "none"]).is_err());
     }
 }

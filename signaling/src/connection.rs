@@ -175,7 +175,7 @@ async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
     tracing::debug!(conn = id, "connected");
     let (mailbox, queue) = Mailbox::new(id, &state.queue_budget);
     let (sink, stream) = socket.split();
-    let mut writer = tokio::spawn(write_loop(
+    let writer = tokio::spawn(write_loop(
         sink,
         queue,
         state.limits.ping_interval,
@@ -207,6 +207,18 @@ async fn run(socket: WebSocket, state: AppState, _admission: Admission) {
         Ok(conn) => conn.read_loop(stream).await,
         Err(end) => *end,
     };
+    // Boxed, as what a connection does once it ends is not what it holds while it waits.
+    Box::pin(finish(id, end, conn, writer, state)).await;
+}
+
+/// Leaves the room, lets the writer drain, and closes the socket with the frame `end` calls for.
+async fn finish(
+    id: ConnId,
+    end: End,
+    mut conn: Result<Connection, End>,
+    mut writer: tokio::task::JoinHandle<Option<SplitSink<WebSocket, Message>>>,
+    state: AppState,
+) {
     tracing::debug!(conn = id, ?end, "disconnecting");
     state.metrics.connection_closed(end.metric());
     if let Ok(conn) = conn.as_mut() {
@@ -321,7 +333,7 @@ impl Connection {
     async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) -> End {
         let idle = self.state.limits.idle_timeout();
         let mut stop = self.state.stop.clone();
-        let kick = self.mailbox.kick.clone();
+        let kick = self.mailbox.kicked();
         let join_by = Instant::now() + self.state.limits.join_timeout;
         // Idle is counted from the last inbound frame, not from the last turn of this loop:
         // renewals of the ICE servers wake it too.
@@ -349,7 +361,9 @@ impl Connection {
                     Ok(Some(Ok(msg))) => msg,
                 },
             };
-            if let ControlFlow::Break(end) = self.on_frame(msg).await {
+            // Boxed: handling a frame (a join waits on Redis) is a much larger future than
+            // the wait above, and inline it would size every idle connection's task.
+            if let ControlFlow::Break(end) = Box::pin(self.on_frame(msg)).await {
                 return end;
             }
             if std::mem::take(&mut self.erred) {
@@ -535,11 +549,13 @@ impl Connection {
             self.renew_at = None;
             return ControlFlow::Continue(());
         };
-        let (ice_servers, ice_expires_in_secs) = self.state.rooms.ice_servers_for(peer);
+        let (ice_servers, ice_expires_in_secs, ice_transport_policy) =
+            self.state.rooms.ice_servers_for(peer);
         self.renew_at = Some(Instant::now() + period);
         if !self.mailbox.deliver(&ServerMessage::IceServers {
             ice_servers,
             ice_expires_in_secs,
+            ice_transport_policy,
         }) {
             return ControlFlow::Break(End::Kicked);
         }

@@ -16,6 +16,9 @@ pub enum ServerError {
     #[error("--turn-url needs --turn-secret to make TURN credentials")]
     TurnWithoutSecret,
 
+    #[error("--ice-transport-policy relay needs a TURN server (--turn-url and --turn-secret)")]
+    RelayWithoutTurn,
+
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
 

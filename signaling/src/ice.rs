@@ -12,7 +12,10 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use crate::{config::Secret, protocol::IceServer};
+use crate::{
+    config::Secret,
+    protocol::{IceServer, IceTransportPolicy},
+};
 
 /// TURN URLs and the secret shared with the TURN server.
 #[derive(Debug, Clone)]
@@ -26,6 +29,7 @@ struct Turn {
 pub struct IceServers {
     stun: Vec<IceServer>,
     turn: Option<Turn>,
+    policy: IceTransportPolicy,
 }
 
 impl IceServers {
@@ -53,7 +57,27 @@ impl IceServers {
             }),
             _ => None,
         };
-        Self { stun, turn }
+        Self {
+            stun,
+            turn,
+            policy: IceTransportPolicy::All,
+        }
+    }
+
+    /// Peers are told to use only relay candidates (`iceTransportPolicy: "relay"`).
+    pub fn relay_only(mut self) -> Self {
+        self.policy = IceTransportPolicy::Relay;
+        self
+    }
+
+    /// The `iceTransportPolicy` peers are told to use.
+    pub fn policy(&self) -> IceTransportPolicy {
+        self.policy
+    }
+
+    /// Whether TURN is configured (a relay-only policy needs it).
+    pub fn has_turn(&self) -> bool {
+        self.turn.is_some()
     }
 
     /// How long TURN credentials last; `None` without TURN.

@@ -9,8 +9,10 @@
 //! client -> server   {"type":"join","version":2,"room":"<32 hex>","key":"<64 hex>","sig":"<128 hex>"}
 //!                    {"type":"signal","to":"<peer id>","data":"<opaque>"}
 //! server -> client   {"type":"welcome","peer":"<your id>","peers":["<id>",...],"ice_servers":[...],
-//!                     "ice_expires_in_secs":600}                     (the expiry only with TURN)
-//!                    {"type":"ice_servers","ice_servers":[...],"ice_expires_in_secs":600}
+//!                     "ice_expires_in_secs":600,                     (the expiry only with TURN)
+//!                     "ice_transport_policy":"relay"}        (only when the server says so)
+//!                    {"type":"ice_servers","ice_servers":[...],"ice_expires_in_secs":600,
+//!                     "ice_transport_policy":"relay"}
 //!                    {"type":"peer_joined","peer":"<id>"}   {"type":"peer_left","peer":"<id>"}
 //!                    {"type":"signal","from":"<peer id>","data":"<opaque>"}
 //!                    {"type":"error","code":"<code>","message":"<text>"}
@@ -29,7 +31,10 @@
 //! **ICE servers.** With TURN configured the credentials in `ice_servers` expire
 //! `ice_expires_in_secs` after they were sent; the server sends a fresh `ice_servers` message to
 //! each joined socket before that (at three quarters of the lifetime), and new peer connections
-//! should use the newest list.
+//! should use the newest list. `ice_transport_policy` is `RTCConfiguration.iceTransportPolicy`
+//! for those connections: absent means `all`; `relay` (the operator's `--ice-transport-policy
+//! relay`) means every link goes through the TURN server, so that peers never learn each other's
+//! addresses.
 
 use serde::{Deserialize, Serialize};
 
@@ -93,12 +98,16 @@ pub enum ServerMessage {
         ice_servers: Vec<IceServer>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ice_expires_in_secs: Option<u64>,
+        #[serde(default, skip_serializing_if = "IceTransportPolicy::is_all")]
+        ice_transport_policy: IceTransportPolicy,
     },
     /// Fresh ICE servers (renewed TURN credentials), for the peer connections made from now on.
     IceServers {
         ice_servers: Vec<IceServer>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ice_expires_in_secs: Option<u64>,
+        #[serde(default, skip_serializing_if = "IceTransportPolicy::is_all")]
+        ice_transport_policy: IceTransportPolicy,
     },
     PeerJoined {
         peer: String,
@@ -124,6 +133,32 @@ pub struct IceServer {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// `RTCConfiguration.iceTransportPolicy`: which ICE candidates a peer connection may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    /// Any candidate: direct when the network allows, through TURN otherwise.
+    #[default]
+    All,
+    /// Only TURN relay candidates: the peers see the TURN server's address, never each other's.
+    Relay,
+}
+
+impl IceTransportPolicy {
+    /// The default, which the server leaves out of its messages.
+    pub fn is_all(&self) -> bool {
+        matches!(self, Self::All)
+    }
+
+    /// The value `RTCConfiguration.iceTransportPolicy` takes.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Relay => "relay",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,11 +271,20 @@ mod tests {
         let m = ServerMessage::IceServers {
             ice_servers: vec![],
             ice_expires_in_secs: Some(600),
+            ice_transport_policy: IceTransportPolicy::All,
         };
         assert_eq!(
             serde_json::to_string(&m).unwrap(),
             r#"{"type":"ice_servers","ice_servers":[],"ice_expires_in_secs":600}"#
         );
+        let m = ServerMessage::IceServers {
+            ice_servers: vec![],
+            ice_expires_in_secs: None,
+            ice_transport_policy: IceTransportPolicy::Relay,
+        };
+        let json = r#"{"type":"ice_servers","ice_servers":[],"ice_transport_policy":"relay"}"#;
+        assert_eq!(serde_json::to_string(&m).unwrap(), json);
+        assert_eq!(serde_json::from_str::<ServerMessage>(json).unwrap(), m);
         let m: ServerMessage = serde_json::from_str(r#"{"type":"peer_left","peer":"x"}"#).unwrap();
         assert_eq!(m, ServerMessage::PeerLeft { peer: "x".into() });
         let e = ServerMessage::Error {

@@ -7,13 +7,16 @@
 //! WebSocket layer buffers. A frame that does not fit, in the connection's bound or in the
 //! server's, marks the reader as too slow: its connection is told to close, as a full queue is.
 
-use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc,
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
 };
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use crate::{protocol::ServerMessage, rooms::ConnId};
 
@@ -81,63 +84,97 @@ impl QueueBudget {
     }
 }
 
-/// Bytes one connection has queued, shared by its mailbox and its queue.
+/// One connection's queue, shared by its mailboxes and its writer: frames, the bytes they hold,
+/// and two doorbells. A plain `VecDeque` under a lock, rather than a channel: an idle connection
+/// then holds no preallocated slots (a bounded tokio channel allocates a block of 32 up front,
+/// about 1 KiB, a good part of what an idle connection costs).
 #[derive(Debug)]
-struct Count {
-    queued: AtomicUsize,
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Rung when a frame is queued or the last mailbox is dropped: the writer looks again.
+    ready: Notify,
+    /// Rung when the queue overflows: the reader closes the connection.
+    kick: Notify,
+    /// Mailboxes alive; the queue ends when none is left and it is empty.
+    senders: AtomicUsize,
     budget: Arc<QueueBudget>,
 }
 
-impl Count {
-    /// Counts `bytes` more if they fit in this connection's bound and in the server's.
-    fn try_take(&self, bytes: usize) -> bool {
-        let fits = self
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                queued
-                    .checked_add(bytes)
-                    .filter(|&total| total <= self.budget.per_connection)
-            })
-            .is_ok();
-        if fits && !self.budget.try_take(bytes) {
-            self.queued.fetch_sub(bytes, Ordering::AcqRel);
-            return false;
-        }
-        fits
-    }
+#[derive(Debug, Default)]
+struct Inner {
+    frames: VecDeque<Frame>,
+    /// Bytes queued, or taken off the queue and not yet flushed.
+    bytes: usize,
+    /// The writer is gone: nothing more is queued.
+    closed: bool,
+}
 
-    fn give_back(&self, bytes: usize) {
-        self.queued.fetch_sub(bytes, Ordering::AcqRel);
-        self.budget.give_back(bytes);
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update under this lock leaves it consistent, even if a holder panicked.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// The way to reach one connection: its outbound queue, and a doorbell that tells it to close.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Mailbox {
     pub conn: ConnId,
-    tx: mpsc::Sender<Frame>,
-    count: Arc<Count>,
-    pub kick: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+impl Clone for Mailbox {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::AcqRel);
+        Self {
+            conn: self.conn,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last one: the writer drains what is queued and ends.
+            self.shared.ready.notify_one();
+        }
+    }
+}
+
+/// Resolves when the connection's queue overflowed (see [`Mailbox::kicked`]).
+#[derive(Debug, Clone)]
+pub struct Kick(Arc<Shared>);
+
+impl Kick {
+    /// Waits for the doorbell; a ring that came while nobody waited is kept for the next wait.
+    pub async fn notified(&self) {
+        self.0.kick.notified().await;
+    }
 }
 
 impl Mailbox {
     /// Creates a mailbox that draws on `budget`, and the receiving end of its queue.
     pub fn new(conn: ConnId, budget: &Arc<QueueBudget>) -> (Self, Queue) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let count = Arc::new(Count {
-            queued: AtomicUsize::new(0),
+        let shared = Arc::new(Shared {
+            inner: Mutex::default(),
+            ready: Notify::new(),
+            kick: Notify::new(),
+            senders: AtomicUsize::new(1),
             budget: budget.clone(),
         });
         (
             Self {
                 conn,
-                tx,
-                count: count.clone(),
-                kick: Arc::new(Notify::new()),
+                shared: shared.clone(),
             },
-            Queue { rx, count },
+            Queue { shared },
         )
+    }
+
+    /// The doorbell this connection's reader waits on: rung when its queue overflows.
+    pub fn kicked(&self) -> Kick {
+        Kick(self.shared.clone())
     }
 
     /// Encodes and queues `msg`; see [`Mailbox::deliver_frame`].
@@ -151,22 +188,27 @@ impl Mailbox {
     /// counts as delivered.
     pub fn deliver_frame(&self, frame: Frame) -> bool {
         let bytes = frame.len();
-        if !self.count.try_take(bytes) {
-            self.kick.notify_one();
+        let shared = &*self.shared;
+        let mut inner = shared.lock();
+        if inner.closed {
+            return true;
+        }
+        let fits = inner.frames.len() < QUEUE_CAPACITY
+            && inner
+                .bytes
+                .checked_add(bytes)
+                .is_some_and(|total| total <= shared.budget.per_connection)
+            && shared.budget.try_take(bytes);
+        if !fits {
+            drop(inner);
+            shared.kick.notify_one();
             return false;
         }
-        match self.tx.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.count.give_back(bytes);
-                true
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.count.give_back(bytes);
-                self.kick.notify_one();
-                false
-            }
-        }
+        inner.bytes += bytes;
+        inner.frames.push_back(frame);
+        drop(inner);
+        shared.ready.notify_one();
+        true
     }
 }
 
@@ -174,35 +216,51 @@ impl Mailbox {
 /// once it is flushed; whatever is still queued is given back to the budget when it is dropped.
 #[derive(Debug)]
 pub struct Queue {
-    rx: mpsc::Receiver<Frame>,
-    count: Arc<Count>,
+    shared: Arc<Shared>,
 }
 
 impl Queue {
     /// The next frame; `None` once every mailbox is gone and the queue is empty.
     pub async fn recv(&mut self) -> Option<Frame> {
-        self.rx.recv().await
+        let shared = &*self.shared;
+        loop {
+            // Made before looking, so that a ring between the look and the wait is not lost.
+            let ready = shared.ready.notified();
+            if let Some(frame) = shared.lock().frames.pop_front() {
+                return Some(frame);
+            }
+            if shared.senders.load(Ordering::Acquire) == 0 {
+                // A frame queued by the last mailbox before it went is still taken.
+                return shared.lock().frames.pop_front();
+            }
+            ready.await;
+        }
     }
 
     /// The next frame if one is queued.
     pub fn try_recv(&mut self) -> Option<Frame> {
-        self.rx.try_recv().ok()
+        self.shared.lock().frames.pop_front()
     }
 
     /// `bytes` taken off the queue are on the socket: they no longer count.
     pub fn sent(&self, bytes: usize) {
-        self.count.give_back(bytes);
+        let mut inner = self.shared.lock();
+        inner.bytes = inner.bytes.saturating_sub(bytes);
+        drop(inner);
+        self.shared.budget.give_back(bytes);
     }
 }
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        // Closed first, so that no frame is queued after the drain: a sender that finds the
-        // queue closed gives its bytes back itself.
-        self.rx.close();
-        while let Ok(frame) = self.rx.try_recv() {
-            self.count.give_back(frame.len());
-        }
+        // Closed first, so that no frame is queued after the drain: a mailbox that finds the
+        // queue closed counts its frame as delivered and takes nothing from the budget.
+        let mut inner = self.shared.lock();
+        inner.closed = true;
+        let queued: usize = inner.frames.drain(..).map(|f| f.len()).sum();
+        inner.bytes = inner.bytes.saturating_sub(queued);
+        drop(inner);
+        self.shared.budget.give_back(queued);
     }
 }
 
@@ -250,6 +308,49 @@ mod tests {
         // Closed: delivered (the connection is going away) and not counted.
         assert!(a.deliver_frame(frame(300)));
         assert_eq!(budget.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_writer_wakes_for_each_frame_and_ends_when_the_last_mailbox_goes() {
+        let budget = QueueBudget::new(10_000, 1024);
+        let (a, mut queue) = Mailbox::new(1, &budget);
+        let b = a.clone();
+        let writer = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(frame) = queue.recv().await {
+                queue.sent(frame.len());
+                got.push(frame.to_string());
+            }
+            got
+        });
+        // The writer waits on an empty queue first, then is woken by each delivery.
+        tokio::task::yield_now().await;
+        assert!(a.deliver_frame("one".into()));
+        tokio::task::yield_now().await;
+        drop(a);
+        assert!(b.deliver_frame("two".into()));
+        drop(b);
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
+            .await
+            .expect("the writer ends once no mailbox is left")
+            .unwrap();
+        assert_eq!(got, ["one", "two"]);
+        assert_eq!(budget.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_queue_over_its_frame_bound_is_kicked() {
+        let budget = QueueBudget::new(usize::MAX, 1024);
+        let (mailbox, _queue) = Mailbox::new(1, &budget);
+        let kick = mailbox.kicked();
+        for _ in 0..QUEUE_CAPACITY {
+            assert!(mailbox.deliver_frame(frame(1)));
+        }
+        assert!(!mailbox.deliver_frame(frame(1)));
+        tokio::time::timeout(std::time::Duration::from_secs(5), kick.notified())
+            .await
+            .expect("the reader is told to close");
+        assert_eq!(budget.queued(), QUEUE_CAPACITY);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::{
 
 use crate::{
     ice::IceServers,
-    protocol::{valid_room_id, ErrorCode, IceServer, ServerMessage},
+    protocol::{valid_room_id, ErrorCode, IceServer, IceTransportPolicy, ServerMessage},
 };
 
 /// Identifies one WebSocket connection for the life of the server process.
@@ -176,7 +176,7 @@ impl Rooms {
                 "that peer id is in use in this room",
             ));
         }
-        let (ice_servers, ice_expires_in_secs) = self.ice_servers_for(peer);
+        let (ice_servers, ice_expires_in_secs, ice_transport_policy) = self.ice_servers_for(peer);
         let welcome = ServerMessage::Welcome {
             peer: peer.to_owned(),
             peers: entry
@@ -187,6 +187,7 @@ impl Rooms {
                 .collect(),
             ice_servers,
             ice_expires_in_secs,
+            ice_transport_policy,
         };
         if !mailbox.deliver(&welcome) {
             // The joiner's own queue is full; it has been told to close, so it never enters.
@@ -207,12 +208,13 @@ impl Rooms {
         Ok(())
     }
 
-    /// The ICE servers for `peer` as of now, and how long their TURN credentials last (`None`
-    /// without TURN: nothing to renew).
-    pub fn ice_servers_for(&self, peer: &str) -> (Vec<IceServer>, Option<u64>) {
+    /// The ICE servers for `peer` as of now, how long their TURN credentials last (`None`
+    /// without TURN: nothing to renew), and the transport policy to use them with.
+    pub fn ice_servers_for(&self, peer: &str) -> (Vec<IceServer>, Option<u64>, IceTransportPolicy) {
         (
             self.ice_servers.for_peer(peer),
             self.ice_servers.ttl().map(|ttl| ttl.as_secs()),
+            self.ice_servers.policy(),
         )
     }
 
@@ -373,6 +375,7 @@ mod tests {
                 peers: vec![ida],
                 ice_servers: vec![],
                 ice_expires_in_secs: None,
+                ice_transport_policy: IceTransportPolicy::All,
             }]
         );
     }
@@ -438,7 +441,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(1), b.kick.notified())
+            tokio::time::timeout(std::time::Duration::from_secs(1), b.kicked().notified())
                 .await
                 .unwrap();
         });

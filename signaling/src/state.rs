@@ -16,7 +16,7 @@ use crate::{
     capture::Capture,
     client_addr::TrustedProxies,
     cluster::Cluster,
-    config::Config,
+    config::{Config, IcePolicy},
     error::ServerError,
     ice::IceServers,
     metrics::Metrics,
@@ -117,12 +117,19 @@ impl AppState {
         if !turn_urls.is_empty() && config.turn_secret.is_none() {
             return Err(ServerError::TurnWithoutSecret);
         }
-        let ice_servers = IceServers::new(
+        let mut ice_servers = IceServers::new(
             &listed(&config.stun_urls),
             &turn_urls,
             config.turn_secret.as_ref(),
             Duration::from_secs(config.turn_ttl_secs),
         );
+        if config.ice_transport_policy == IcePolicy::Relay {
+            // Relay-only without a TURN server would leave every link without a candidate.
+            if !ice_servers.has_turn() {
+                return Err(ServerError::RelayWithoutTurn);
+            }
+            ice_servers = ice_servers.relay_only();
+        }
         let mut rooms = Rooms::new(config.max_peers_per_room, ice_servers);
         if config.redis_url.is_some() {
             rooms = rooms.shared();

@@ -10,9 +10,10 @@ use common::{start, ROOM};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use signaling::{
+    config::IcePolicy,
     config::Secret,
     ice::turn_credential,
-    protocol::{IceServer, ServerMessage},
+    protocol::{IceServer, IceTransportPolicy, ServerMessage},
     Config, Server, ServerError,
 };
 
@@ -126,11 +127,13 @@ async fn turn_credentials_are_renewed_before_they_expire() {
         let ServerMessage::IceServers {
             ice_servers,
             ice_expires_in_secs,
+            ice_transport_policy,
         } = renewed
         else {
             panic!("expected ice_servers, got {renewed:?}")
         };
         assert_eq!(ice_expires_in_secs, Some(ttl));
+        assert_eq!(ice_transport_policy, IceTransportPolicy::All);
         let renewed_expiry = check_turn(&ice_servers, &peer, asked, ttl);
         assert!(renewed_expiry >= expiry, "{renewed_expiry} < {expiry}");
         expiry = renewed_expiry;
@@ -216,4 +219,67 @@ fn turn_url_without_secret_stops_the_server_from_starting() {
         Server::new(&config),
         Err(ServerError::TurnWithoutSecret)
     ));
+}
+
+#[test]
+fn relay_only_without_turn_stops_the_server_from_starting() {
+    let config = Config {
+        stun_urls: vec!["stun:stun.example:3478".into()],
+        ice_transport_policy: IcePolicy::Relay,
+        ..Config::default()
+    };
+    assert!(matches!(
+        Server::new(&config),
+        Err(ServerError::RelayWithoutTurn)
+    ));
+}
+
+/// The policy travels on `welcome` and on every renewal; without the flag it is absent (`all`).
+#[tokio::test]
+async fn relay_only_policy_is_handed_out_with_the_ice_servers() {
+    let server = start(turn_config()).await;
+    let mut client = server.client().await;
+    client.send(&client.join_msg(ROOM)).await;
+    let ServerMessage::Welcome {
+        ice_transport_policy,
+        ..
+    } = client.recv().await
+    else {
+        panic!("expected welcome");
+    };
+    assert_eq!(ice_transport_policy, IceTransportPolicy::All);
+
+    let server = start(Config {
+        ice_transport_policy: IcePolicy::Relay,
+        turn_ttl_secs: 2,
+        ..turn_config()
+    })
+    .await;
+    let asked = unix_now();
+    let mut client = server.client().await;
+    client.send(&client.join_msg(ROOM)).await;
+    let ServerMessage::Welcome {
+        peer,
+        ice_servers,
+        ice_transport_policy,
+        ..
+    } = client.recv().await
+    else {
+        panic!("expected welcome");
+    };
+    assert_eq!(ice_transport_policy, IceTransportPolicy::Relay);
+    check_turn(&ice_servers, &peer, asked, 2);
+    let renewed = tokio::time::timeout(std::time::Duration::from_secs(3), client.recv())
+        .await
+        .expect("no renewal");
+    assert!(
+        matches!(
+            renewed,
+            ServerMessage::IceServers {
+                ice_transport_policy: IceTransportPolicy::Relay,
+                ..
+            }
+        ),
+        "{renewed:?}"
+    );
 }

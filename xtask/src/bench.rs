@@ -2,10 +2,16 @@
 //! system Chromium (`e2e/bench/side-by-side.mjs`), written into BENCHMARKS.md with the machine and
 //! the date. `--smoke` runs a short version (a prefix of the trace, few keys) that must measure
 //! every row, and writes its table under target/ instead: `cargo xtask test` runs it.
+//!
+//! Then the signaling server's load bench (`signaling/benches/load`, release build) against
+//! y-webrtc's server and against [`LOAD_INSTANCES`] instances on one `redis-server`, which
+//! rewrites the section "Signaling server" of BENCHMARKS.md (not in the smoke run). `--only load`
+//! runs just that part (about 5 minutes).
 
 use std::fs;
 
 use anyhow::{ensure, Context, Result};
+use clap::ValueEnum;
 use serde::Deserialize;
 
 use crate::cmd::{self, step};
@@ -16,6 +22,19 @@ const HEADING: &str = "## Side by side with Yjs";
 
 /// The smoke replays this many transactions of the trace (the full run: all of them).
 const SMOKE_TXNS: &str = "2000";
+
+/// Signaling instances on one Redis in the load bench's second run of its relay phases.
+const LOAD_INSTANCES: &str = "3";
+
+/// The parts of `cargo xtask bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Part {
+    /// Meshboard and Yjs + y-webrtc in Chromium (section "Side by side with Yjs").
+    SideBySide,
+    /// The signaling server's load bench, one instance and several on Redis (section
+    /// "Signaling server").
+    Load,
+}
 
 #[derive(Debug, Deserialize)]
 pub struct Results {
@@ -55,7 +74,44 @@ enum Side {
     Failed { failed: String },
 }
 
-pub fn run(smoke: bool) -> Result<()> {
+pub fn run(smoke: bool, only: &[Part]) -> Result<()> {
+    let wants = |p: Part| only.is_empty() || only.contains(&p);
+    if wants(Part::SideBySide) {
+        side_by_side(smoke)?;
+    }
+    if wants(Part::Load) {
+        if smoke {
+            println!("\n(smoke: the load bench is not part of it)");
+        } else {
+            load()?;
+        }
+    }
+    Ok(())
+}
+
+/// The load bench of the signaling server against y-webrtc's server (the anchor's own package)
+/// and against several instances on one Redis; it writes its section of BENCHMARKS.md.
+fn load() -> Result<()> {
+    setup::ensure_redis()?;
+    step(
+        "setup: npm packages of the Yjs anchor (y-webrtc's server)",
+        || setup::ensure_npm_packages("e2e/bench"),
+    )?;
+    let y_webrtc = root().join("e2e/bench/node_modules/y-webrtc/bin/server.js");
+    step(
+        &format!("load bench: 1 and {LOAD_INSTANCES} signaling instances, and y-webrtc"),
+        || {
+            let mut c = cmd::cargo();
+            c.args(["bench", "-p", "signaling", "--bench", "load", "--"])
+                .arg("--y-webrtc")
+                .arg(&y_webrtc)
+                .args(["--instances", LOAD_INSTANCES, "--write-benchmarks"]);
+            cmd::run(&mut c)
+        },
+    )
+}
+
+fn side_by_side(smoke: bool) -> Result<()> {
     setup::ensure_build_tools()?;
     setup::ensure_chromium()?;
     step("setup: npm packages of the Yjs anchor", || {

@@ -41,12 +41,17 @@ enum Cmd {
         #[arg(long)]
         e2e_filter: Option<String>,
     },
-    /// Measure Meshboard side by side with Yjs + y-webrtc in real Chromium; write BENCHMARKS.md.
+    /// Measure Meshboard side by side with Yjs + y-webrtc in real Chromium, and the signaling
+    /// server's load bench (one instance, and three on one Redis); write BENCHMARKS.md.
     Bench {
         /// A short run (a prefix of the trace, few keys) that must measure every row; writes its
         /// table under target/bench/ and leaves BENCHMARKS.md alone (`cargo xtask test` runs it).
+        /// The load bench is not part of it.
         #[arg(long)]
         smoke: bool,
+        /// Run only these parts (comma-separated or repeated); default: all of them.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<bench::Part>,
     },
     /// Write NAME.br and NAME.gz next to each text and wasm file in dist/ (after `trunk build`).
     Precompress,
@@ -85,7 +90,7 @@ fn dispatch(command: Cmd) -> Result<()> {
     match command {
         Cmd::Run { listen } => run(&listen),
         Cmd::Precompress => setup::precompress(),
-        Cmd::Bench { smoke } => bench::run(smoke),
+        Cmd::Bench { smoke, only } => bench::run(smoke, &only),
         Cmd::Test {
             only,
             skip_e2e,

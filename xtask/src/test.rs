@@ -129,7 +129,7 @@ pub fn all(opts: &Options) -> Result<()> {
     }
     if wants(Check::Bench) {
         // Its own steps are banners of their own; a failed row fails this check.
-        crate::bench::run(true)?;
+        crate::bench::run(true, &[crate::bench::Part::SideBySide])?;
     }
     println!(
         "\nAll checks passed in {:.0} s.",

@@ -1,14 +1,14 @@
 //! An `RTCPeerConnection`, with trickle ICE and one data channel.
 
 use super::BrowserError;
-use signaling::protocol::IceServer;
+use signaling::protocol::{IceServer, IceTransportPolicy};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     Event, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
-    RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
 use super::rtc_stats::{self, LinkStats, StatsError};
@@ -31,9 +31,17 @@ pub struct PeerConnection {
     _on_state: Closure<dyn FnMut(Event)>,
 }
 
-fn config(ice_servers: &[IceServer]) -> RtcConfiguration {
+/// What the signaling server said new peer connections should use: its ICE servers and
+/// `iceTransportPolicy` (`relay` when the operator wants every link through TURN).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceConfig {
+    pub servers: Vec<IceServer>,
+    pub policy: IceTransportPolicy,
+}
+
+fn config(ice: &IceConfig) -> RtcConfiguration {
     let servers = js_sys::Array::new();
-    for s in ice_servers {
+    for s in &ice.servers {
         let server = RtcIceServer::new();
         let urls: js_sys::Array = s.urls.iter().map(|u| JsValue::from_str(u)).collect();
         server.set_urls(&urls);
@@ -47,6 +55,10 @@ fn config(ice_servers: &[IceServer]) -> RtcConfiguration {
     }
     let config = RtcConfiguration::new();
     config.set_ice_servers(&servers);
+    config.set_ice_transport_policy(match ice.policy {
+        IceTransportPolicy::All => RtcIceTransportPolicy::All,
+        IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
+    });
     config
 }
 
@@ -68,11 +80,11 @@ fn sdp_of(value: &JsValue) -> Result<String, BrowserError> {
 
 impl PeerConnection {
     pub fn new(
-        ice_servers: &[IceServer],
+        ice: &IceConfig,
         on_event: impl Fn(PeerEvent) + 'static,
     ) -> Result<Self, BrowserError> {
-        let pc = RtcPeerConnection::new_with_configuration(&config(ice_servers))
-            .map_err(BrowserError::from)?;
+        let pc =
+            RtcPeerConnection::new_with_configuration(&config(ice)).map_err(BrowserError::from)?;
         let on_event = std::rc::Rc::new(on_event);
         let h = on_event.clone();
         let on_ice = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(

@@ -31,14 +31,14 @@ use crdt::{Board, BoardError, BoardSecret, Effect, Engine, Event, PeerId};
 use leptos::prelude::*;
 use signaling::protocol::{
     join_proof_message, valid_hex, valid_peer_id, ClientMessage, ErrorCode, IceServer,
-    ServerMessage, NONCE_HEX_LEN, PROTOCOL_VERSION,
+    IceTransportPolicy, ServerMessage, NONCE_HEX_LEN, PROTOCOL_VERSION,
 };
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser::broadcast::Broadcast;
 use crate::browser::data_channel::{ChannelEvent, DataChannel};
-use crate::browser::peer_connection::{self, PeerConnection, PeerEvent};
+use crate::browser::peer_connection::{self, IceConfig, PeerConnection, PeerEvent};
 use crate::browser::timer::Timeout;
 use crate::browser::websocket::{Socket, SocketEvent};
 use crate::browser::{self, debug, warn};
@@ -211,7 +211,7 @@ pub struct Session {
     persist: Persist,
     ui: Ui,
     socket: Option<Socket>,
-    ice_servers: Vec<IceServer>,
+    ice_servers: IceConfig,
     links: HashMap<PeerId, Link>,
     /// The engine's one timer.
     wake: Option<Timeout>,
@@ -387,7 +387,7 @@ impl SessionCell {
                 ws_url: String::new(),
                 ui,
                 socket: None,
-                ice_servers: Vec::new(),
+                ice_servers: IceConfig::default(),
                 links: HashMap::new(),
                 wake: None,
                 view_dirty: true,

@@ -117,15 +117,24 @@ impl Session {
         self.announce_peer_id_to_tabs();
     }
 
-    fn take_ice_servers(&mut self, ice_servers: Vec<IceServer>, expires_in: Option<u64>) {
+    fn take_ice_servers(
+        &mut self,
+        ice_servers: Vec<IceServer>,
+        expires_in: Option<u64>,
+        policy: IceTransportPolicy,
+    ) {
         if let Some(secs) = expires_in {
             debug(&format!(
-                "meshboard: {} ICE server(s), credentials for {secs} s",
-                ice_servers.len()
+                "meshboard: {} ICE server(s), credentials for {secs} s, policy {}",
+                ice_servers.len(),
+                policy.as_str()
             ));
         }
         // For the peer connections made from now on; open ones keep what they have.
-        self.ice_servers = ice_servers.into_iter().take(MAX_ICE_SERVERS).collect();
+        self.ice_servers = IceConfig {
+            servers: ice_servers.into_iter().take(MAX_ICE_SERVERS).collect(),
+            policy,
+        };
     }
 
     pub(super) fn on_server(&mut self, message: ServerMessage) {
@@ -134,12 +143,14 @@ impl Session {
             ServerMessage::IceServers {
                 ice_servers,
                 ice_expires_in_secs,
-            } => self.take_ice_servers(ice_servers, ice_expires_in_secs),
+                ice_transport_policy,
+            } => self.take_ice_servers(ice_servers, ice_expires_in_secs, ice_transport_policy),
             ServerMessage::Welcome {
                 peer,
                 peers,
                 ice_servers,
                 ice_expires_in_secs,
+                ice_transport_policy,
             } => {
                 if !valid_peer_id(&peer) {
                     warn("meshboard: the signaling server gave us no usable peer id");
@@ -150,7 +161,7 @@ impl Session {
                     "meshboard: joined as {peer} with {} peer(s) in the room",
                     peers.len()
                 ));
-                self.take_ice_servers(ice_servers, ice_expires_in_secs);
+                self.take_ice_servers(ice_servers, ice_expires_in_secs, ice_transport_policy);
                 self.mesh_input(MeshInput::Welcome { me: peer, peers });
             }
             ServerMessage::PeerJoined { peer } => {

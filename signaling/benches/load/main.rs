@@ -277,7 +277,9 @@ fn ywebrtc_version(server_js: &std::path::Path) -> Option<String> {
 
 fn reproduce_command(args: &Args) -> String {
     let mut cmd = String::from(
-        "npm install --prefix /tmp/ywebrtc y-webrtc@10.3.0\n\
+        "cargo xtask bench --only load   # all of what follows, with the anchor's y-webrtc\n\
+         # or by hand:\n\
+         npm install --prefix /tmp/ywebrtc y-webrtc@10.3.0\n\
          cargo bench -p signaling --bench load --",
     );
     if args.y_webrtc.is_some() {

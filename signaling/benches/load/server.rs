@@ -28,7 +28,8 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Meshboard's `signaling` binary (this package's, built in the bench profile), with limits
-    /// raised so that the benchmark measures relaying rather than the rate limiter.
+    /// raised so that the benchmark measures relaying rather than the rate limiter and the
+    /// connection caps.
     pub fn meshboard(max_connections: usize) -> Result<Self> {
         Self::meshboard_with(max_connections, &[])
     }
@@ -38,6 +39,10 @@ impl ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_signaling"))
             .args(["--listen", "127.0.0.1:0"])
             .args(["--max-connections", &max_connections.to_string()])
+            // Every client of the bench is on 127.0.0.1: the per-address cap would stop it at
+            // 64, and the TCP cap (4096 by default) below the idle phase's count.
+            .args(["--max-connections-per-ip", &max_connections.to_string()])
+            .args(["--max-tcp-connections", &(max_connections + 64).to_string()])
             .args(["--rate-per-sec", "1000000", "--rate-burst", "1000000"])
             .args(extra)
             .env("RUST_LOG", "warn")
