@@ -7,6 +7,7 @@
 //! `signal_client` (the signaling socket), `peer_signal` (what peers relay), `rtc_link` (one
 //! str0m link and the key proof), `room` (one board's session), `run` (all boards), `metrics`.
 
+pub mod cli;
 pub mod error;
 pub mod hosted;
 pub mod ids;

@@ -1,64 +1,15 @@
 //! `meshboard-peer`: `run` holds boards; `add`, `list`, `remove` manage them (also while `run`
 //! runs: it notices within `--poll-ms`). Logs go to stderr (`RUST_LOG`, default `info`).
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use meshboard_peer::cli::{Cli, Command};
 use meshboard_peer::run::RunConfig;
 use meshboard_peer::store::Store;
 use meshboard_peer::{link, BoardId, RoomId};
 use tracing_subscriber::EnvFilter;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "meshboard-peer",
-    version,
-    about = "An always-on Meshboard peer"
-)]
-struct Cli {
-    /// Where the peer keeps its database (it holds board links: keep it private).
-    #[arg(
-        long,
-        env = "MESHBOARD_PEER_DATA_DIR",
-        global = true,
-        default_value = "./meshboard-peer-data"
-    )]
-    data_dir: PathBuf,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Hold every board added, until SIGINT or SIGTERM.
-    Run {
-        /// The signaling server's WebSocket, e.g. ws://127.0.0.1:8080/ws.
-        #[arg(long, env = "MESHBOARD_PEER_SIGNALING_URL")]
-        signaling_url: String,
-        /// Serve /healthz and /metrics here (e.g. 127.0.0.1:9464).
-        #[arg(long, env = "MESHBOARD_PEER_METRICS_ADDR")]
-        metrics_addr: Option<SocketAddr>,
-        /// The IP address offered to browsers as our ICE candidate (default: the interface of
-        /// the default route).
-        #[arg(long, env = "MESHBOARD_PEER_ICE_IP")]
-        ice_ip: Option<IpAddr>,
-        /// How often to look for boards added or removed, in milliseconds.
-        #[arg(long, env = "MESHBOARD_PEER_POLL_MS", default_value_t = 1000)]
-        poll_ms: u64,
-        /// Drop a board from memory after this many seconds without a linked peer.
-        #[arg(long, env = "MESHBOARD_PEER_IDLE_EVICT_SECS", default_value_t = 120)]
-        idle_evict_secs: u64,
-    },
-    /// Hold the board of a link (https://host/b#<key>).
-    Add { link: String },
-    /// List the boards held (their ids and room ids; never their links).
-    List,
-    /// Stop holding a board and delete it from the database (a link or a board id).
-    Remove { board: String },
-}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -66,6 +17,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         Command::Add { link } => {
