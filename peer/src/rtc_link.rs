@@ -104,6 +104,8 @@ struct Link {
     outbox_bytes: usize,
     /// SCTP refused the last write; frames wait until its buffer drains.
     blocked: bool,
+    /// The link ended: events are no longer acted on (only what is queued is sent).
+    closing: bool,
     reports: Reports,
 }
 
@@ -168,6 +170,7 @@ pub async fn start(
         outbox: VecDeque::new(),
         outbox_bytes: 0,
         blocked: false,
+        closing: false,
         reports,
     };
     let task = tokio::spawn(link.run(inbox));
@@ -185,7 +188,11 @@ impl Link {
     async fn run(mut self, mut inbox: mpsc::Receiver<LinkCommand>) {
         let why = self.drive(&mut inbox).await;
         tracing::debug!(peer = %self.peer, gen = self.gen, "link ended: {why}");
+        // what is already queued (our proof, say) still goes out, then the close
+        self.closing = true;
+        let _ = self.drain().await;
         self.rtc.disconnect();
+        let _ = self.drain().await;
         let _ = self.report(LinkEvent::Closed(why)).await;
     }
 
@@ -305,6 +312,9 @@ impl Link {
     }
 
     async fn on_event(&mut self, event: Event) -> Result<(), LinkError> {
+        if self.closing {
+            return Ok(());
+        }
         match event {
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 return Err(LinkError::Closed)
@@ -385,7 +395,7 @@ impl Link {
 
     /// Hand the next queued frame to SCTP if it takes it now; `true` if one was written.
     fn write_one(&mut self) -> Result<bool, LinkError> {
-        if !self.proved || self.blocked {
+        if !self.proved || self.blocked || self.closing {
             return Ok(false);
         }
         let (Some(id), Some(frame)) = (self.channel, self.outbox.front()) else {
