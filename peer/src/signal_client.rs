@@ -55,6 +55,10 @@ pub async fn join(
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_SERVER_MESSAGE);
     config.max_frame_size = Some(MAX_SERVER_MESSAGE);
+    // small buffers: one socket per held board, mostly idle (the defaults, 128 KiB each way,
+    // made an idle board cost ~140 KiB of RSS; see BENCHMARKS.md)
+    config.read_buffer_size = 4 * 1024;
+    config.write_buffer_size = 0;
     let (mut ws, _) = tokio::time::timeout(
         STEP_TIMEOUT,
         tokio_tungstenite::connect_async_with_config(url, Some(config), false),
