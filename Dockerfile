@@ -40,6 +40,30 @@ RUN trunk build --release --offline \
  && cargo xtask precompress \
  && cargo build --release -p signaling
 
+# ---- the always-on peer (meshboard-peer), an image of its own: ----
+#   docker build --target peer -t meshboard-peer .
+#   docker run --rm --network host -v meshboard-peer:/var/lib/meshboard-peer meshboard-peer \
+#     run --signaling-url wss://board.example.com/ws
+# (`add <link>` the same way first; host networking, or publish a UDP range and set
+# MESHBOARD_PEER_ICE_IP to the address browsers reach: see docs/self-hosting.md.) Not built by
+# a plain `docker build`, whose target is the last stage, the server's.
+FROM rust:${RUST_VERSION}-bookworm AS peer-build
+WORKDIR /src
+COPY . .
+RUN cargo build --release -p meshboard-peer
+
+FROM debian:bookworm-slim AS peer
+RUN useradd --system --no-create-home --shell /usr/sbin/nologin meshboard-peer \
+ && mkdir -p /var/lib/meshboard-peer && chown meshboard-peer /var/lib/meshboard-peer \
+ && chmod 700 /var/lib/meshboard-peer
+COPY --from=peer-build /src/target/release/meshboard-peer /usr/local/bin/meshboard-peer
+USER meshboard-peer
+ENV MESHBOARD_PEER_DATA_DIR=/var/lib/meshboard-peer
+VOLUME /var/lib/meshboard-peer
+# SIGTERM: store what is held, leave the rooms.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/meshboard-peer"]
+
 # ---- run: the binary and the built app, nothing else ----
 FROM debian:bookworm-slim
 RUN useradd --system --no-create-home --shell /usr/sbin/nologin meshboard

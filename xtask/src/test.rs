@@ -107,8 +107,8 @@ pub fn all(opts: &Options) -> Result<()> {
     if wants(Check::E2e) {
         let files = e2e_files(opts.e2e_filter)?;
         step("build the app (release)", setup::trunk_build)?;
-        step("build the server", || {
-            cmd::run(cmd::cargo().args(["build", "-p", "signaling"]))
+        step("build the server and the native peer", || {
+            cmd::run(cmd::cargo().args(["build", "-p", "signaling", "-p", "meshboard-peer"]))
         })?;
         step("build the large board (editing trace)", || {
             cmd::run(
@@ -164,7 +164,8 @@ fn e2e_files(filter: Option<&str>) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `node --test` over `files`, one file at a time, against target/debug/signaling and dist/.
+/// `node --test` over `files`, one file at a time, against target/debug/signaling,
+/// target/debug/meshboard-peer and dist/.
 fn e2e(files: &[PathBuf]) -> Result<()> {
     cmd::run(
         cmd::new("node")
@@ -177,6 +178,10 @@ fn e2e(files: &[PathBuf]) -> Result<()> {
             ])
             .args(files)
             .env("MESHBOARD_SERVER_BIN", target_dir().join("debug/signaling"))
+            .env(
+                "MESHBOARD_PEER_BIN",
+                target_dir().join("debug/meshboard-peer"),
+            )
             .env("MESHBOARD_DIST", root().join("dist"))
             .env("MESHBOARD_LARGE_BOARD", large_board()),
     )
