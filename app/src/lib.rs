@@ -5,7 +5,6 @@ pub mod browser;
 pub mod endpoint;
 pub mod identity;
 pub mod pages;
-pub mod peer_signal;
 pub mod route;
 pub mod session;
 pub mod storage;

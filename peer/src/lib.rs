@@ -4,7 +4,7 @@
 //! every change durably (SQLite) before acknowledging it. See docs/self-hosting.md.
 //!
 //! Files: `store` (the database), `hosted` (a loaded board: engine + persistence policy),
-//! `signal_client` (the signaling socket), `peer_signal` (what peers relay), `rtc_link` (one
+//! `signal_client` (the signaling socket; what peers relay is `crdt::session::peer_signal`), `rtc_link` (one
 //! str0m link and the key proof), `room` (one board's session), `run` (all boards), `metrics`.
 
 pub mod cli;
@@ -13,7 +13,6 @@ pub mod hosted;
 pub mod ids;
 pub mod link;
 pub mod metrics;
-pub mod peer_signal;
 pub mod room;
 pub mod rtc_link;
 pub mod run;

@@ -23,10 +23,10 @@ use crate::error::{LinkError, SignalingError};
 use crate::hosted::{Hosted, Turn};
 use crate::ids::RemotePeer;
 use crate::metrics::Metrics;
-use crate::peer_signal::PeerSignal;
 use crate::rtc_link::{self, LinkCommand, LinkEvent, LinkHandle, LinkSpec};
 use crate::signal_client::{self, Ws, MAX_ROOM_PEERS};
 use crate::store::{HeldBoard, Store};
+use crdt::session::peer_signal::PeerSignal;
 
 const RECONNECT_BASE_MS: u64 = 500;
 const RECONNECT_CAP_MS: u64 = 30_000;

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::error::LinkError;
 use crate::ids::RemotePeer;
-use crate::peer_signal::PeerSignal;
+use crdt::session::peer_signal::PeerSignal;
 
 /// The data channel the app creates for board frames (`links.rs`: `create_channel("board")`).
 pub const BOARD_CHANNEL: &str = "board";

@@ -39,7 +39,7 @@ async fn pair(ka: [u8; 32], kb: [u8; 32]) -> Pair {
     )
     .await
     .unwrap();
-    let meshboard_peer::peer_signal::PeerSignal::Offer { sdp } = offer else {
+    let crdt::session::peer_signal::PeerSignal::Offer { sdp } = offer else {
         panic!("an offer first")
     };
     let (answerer, answer) = rtc_link::start(

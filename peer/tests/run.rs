@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crdt::secure::{Role, Sealer};
+use crdt::session::peer_signal::PeerSignal;
 use crdt::BoardSecret;
-use meshboard_peer::peer_signal::PeerSignal;
 use meshboard_peer::rtc_link::{self, LinkCommand, LinkEvent, LinkSpec};
 use meshboard_peer::signal_client;
 use meshboard_peer::RemotePeer;

@@ -12,7 +12,7 @@ use web_sys::{
 };
 
 use super::rtc_stats::{self, LinkStats, StatsError};
-use crate::peer_signal::Candidate;
+use crdt::session::peer_signal::Candidate;
 
 #[derive(Debug)]
 pub enum PeerEvent {

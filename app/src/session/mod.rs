@@ -42,10 +42,10 @@ use crate::browser::peer_connection::{self, IceConfig, PeerConnection, PeerEvent
 use crate::browser::timer::Timeout;
 use crate::browser::websocket::{Socket, SocketEvent};
 use crate::browser::{self, debug, warn};
-use crate::peer_signal::{Candidate, PeerSignal};
 use crate::storage::{self, BoardRecord, StorageError, Store};
 use crate::tabs::TabMessage;
 use crate::ui_state::{BoardUpdate, ConnStatus, RemoteCaret, SaveState, Ui};
+use crdt::session::peer_signal::{Candidate, PeerSignal};
 pub use presence::Whereabouts;
 
 /// Inputs waiting to be handled; more than this means something is flooding us.

@@ -176,10 +176,7 @@ impl Session {
             }
             ServerMessage::Signal { from, data } => {
                 match self.sealer.open(&from, &data, browser::now_ms()) {
-                    Ok(plain) => match std::str::from_utf8(&plain)
-                        .map_err(|_| crate::peer_signal::SignalError::NotText)
-                        .and_then(PeerSignal::decode)
-                    {
+                    Ok(plain) => match PeerSignal::decode(&plain) {
                         Ok(signal) => self.on_signal(from, signal),
                         Err(e) => warn(&format!(
                             "meshboard: ignoring a bad signal from a peer: {e}"

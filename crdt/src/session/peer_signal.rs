@@ -1,7 +1,6 @@
-//! What two peers tell each other through the signaling relay (sealed): offers, answers, ICE
-//! candidates. The same JSON as the app's `app/src/peer_signal.rs`, which lives in the wasm crate
-//! and cannot be a dependency of a native binary; it moves to `crdt::session` with the link
-//! lifecycle, and this copy goes then. The test below pins the wire shape.
+//! What two peers (browsers, the native peer) tell each other through the signaling relay,
+//! sealed: offers, answers, ICE candidates. The server sees this only as an opaque string. The
+//! test below pins the wire shape: every executor speaks it.
 
 use serde::{Deserialize, Serialize};
 
