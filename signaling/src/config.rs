@@ -14,7 +14,7 @@ use crate::{
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
-pub const DEFAULT_MAX_PEERS_PER_ROOM: usize = 32;
+pub const DEFAULT_MAX_PEERS_PER_ROOM: usize = 256;
 pub const DEFAULT_PING_INTERVAL_SECS: u64 = 20;
 pub const DEFAULT_RATE_PER_SEC: u32 = 50;
 pub const DEFAULT_RATE_BURST: u32 = 200;

@@ -3,6 +3,11 @@
 //! deadline, our key proof before any board data, the peer's proof, a retry with backoff after a
 //! failure, a grace period for a peer that left signaling but may still be there).
 //!
+//! Who links to whom: while the room has at most [`MeshPolicy::max_links`] other peers, everyone
+//! to everyone; in a larger room each peer links only to [`super::overlay`]'s choice, a bounded set every peer of the room
+//! computes alike from the same membership, so both ends of a link want it; edits and presence
+//! reach the others through several hops (every peer forwards what it receives).
+//!
 //! Sans-IO like the engine: the executor (the browser app, a native peer, a simulation) passes in
 //! what happened with the time, carries out the [`MeshCommand`]s, and comes back with
 //! [`MeshInput::Tick`] at [`Mesh::wake_at`]. It owns the sockets, peer connections, channels and
@@ -11,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::engine::{PeerId, MAX_PEERS};
+use crate::engine::PeerId;
 use crate::secure::Role;
 
 #[cfg(test)]
@@ -38,7 +43,8 @@ pub struct MeshPolicy {
     pub setup_ms: u64,
     /// How long a peer that left signaling keeps its open link before it counts as gone.
     pub leave_grace_ms: u64,
-    /// Links held at once.
+    /// Links held at once: the room is a full mesh up to `max_links + 1` peers, an overlay of
+    /// at most this many links per peer above.
     pub max_links: usize,
     /// Peers of the room kept track of; the server's further announcements are ignored.
     pub max_room_peers: usize,
@@ -53,7 +59,7 @@ impl Default for MeshPolicy {
             max_retry_ms: 60_000,
             setup_ms: 15_000,
             leave_grace_ms: 3_000,
-            max_links: MAX_PEERS,
+            max_links: 6,
             max_room_peers: 256,
         }
     }
@@ -243,6 +249,8 @@ pub struct Mesh {
     reconnect_attempts: u32,
     reconnect_at: Option<u64>,
     room: BTreeSet<PeerId>,
+    /// The peers of the room we link to (all of them in a small room; see [`super::overlay`]).
+    wanted: BTreeSet<PeerId>,
     links: BTreeMap<PeerId, LinkState>,
     next_link: u64,
     /// Links to a peer that failed in a row (reset when one opens).
@@ -265,6 +273,7 @@ impl Mesh {
             reconnect_attempts: 0,
             reconnect_at: None,
             room: BTreeSet::new(),
+            wanted: BTreeSet::new(),
             links: BTreeMap::new(),
             next_link: 0,
             failures: BTreeMap::new(),
@@ -306,6 +315,16 @@ impl Mesh {
 
     pub fn in_room(&self, peer: &PeerId) -> bool {
         self.room.contains(peer)
+    }
+
+    /// The room's peers, as the server told us (not us).
+    pub fn room(&self) -> impl Iterator<Item = &PeerId> {
+        self.room.iter()
+    }
+
+    /// We link to `peer` (it is in the room, and in our part of the overlay in a large one).
+    pub fn wants(&self, peer: &PeerId) -> bool {
+        self.wanted.contains(peer)
     }
 
     pub fn link(&self, peer: &PeerId) -> Option<&LinkState> {
@@ -351,17 +370,33 @@ impl Mesh {
     pub fn handle(&mut self, input: MeshInput, now: u64) -> Vec<MeshCommand> {
         let mut out = Vec::new();
         self.fire_due(now, &mut out);
+        self.react(input, now, &mut out);
+        // A peer we want may have found no free place (links of leaving peers held them) or
+        // just got one: offer where it is our turn and nothing is under way.
+        let waiting: Vec<PeerId> = self
+            .wanted
+            .iter()
+            .filter(|p| !self.links.contains_key(*p))
+            .cloned()
+            .collect();
+        for peer in waiting {
+            self.consider(peer, now, &mut out);
+        }
+        out
+    }
+
+    fn react(&mut self, input: MeshInput, now: u64, out: &mut Vec<MeshCommand>) {
         match input {
             MeshInput::Start => {
                 self.started = true;
                 self.reconnect_attempts = 0;
-                self.open_socket(&mut out);
+                self.open_socket(out);
             }
-            MeshInput::SetOffline(off) => self.set_off(off, &mut out),
+            MeshInput::SetOffline(off) => self.set_off(off, out),
             MeshInput::NetworkHint => {
                 if !self.off && self.started && self.reconnect_at.take().is_some() {
                     self.reconnect_attempts = 0;
-                    self.open_socket(&mut out);
+                    self.open_socket(out);
                 }
             }
             MeshInput::SocketLost => self.socket_lost(now),
@@ -371,15 +406,15 @@ impl Mesh {
                 }
                 self.socket_lost(now);
             }
-            MeshInput::Welcome { me, peers } => self.welcome(me, peers, now, &mut out),
+            MeshInput::Welcome { me, peers } => self.welcome(me, peers, now, out),
             MeshInput::PeerJoined(peer) => {
                 self.leaving.remove(&peer);
                 if self.joined
                     && self.me.as_ref() != Some(&peer)
                     && self.room.len() < self.policy.max_room_peers
+                    && self.room.insert(peer)
                 {
-                    self.room.insert(peer.clone());
-                    self.consider(peer, now, &mut out);
+                    self.rewire(now, out);
                 }
             }
             MeshInput::PeerLeft(peer) => {
@@ -393,11 +428,12 @@ impl Mesh {
                         let at = now.saturating_add(self.policy.leave_grace_ms);
                         self.leaving.insert(peer, at);
                     }
-                    Some(_) => self.close(&peer, None, &mut out),
+                    Some(_) => self.close(&peer, None, out),
                     None => {}
                 }
+                self.rewire(now, out);
             }
-            MeshInput::Offer(from) => self.offered(from, now, &mut out),
+            MeshInput::Offer(from) => self.offered(from, now, out),
             MeshInput::ChannelOpen(peer, link) => {
                 if let Some(l) = self.links.get_mut(&peer).filter(|l| l.id == link) {
                     if !std::mem::replace(&mut l.proof_sent, true) {
@@ -411,10 +447,10 @@ impl Mesh {
             }
             MeshInput::Proof { peer, link, valid } => {
                 let Some(l) = self.links.get_mut(&peer).filter(|l| l.id == link) else {
-                    return out;
+                    return;
                 };
                 if l.open {
-                    return out;
+                    return;
                 }
                 // The peer's first message came before our channel said "open": our proof goes
                 // first, or the board data that follows the opening would reach the peer where
@@ -431,12 +467,12 @@ impl Mesh {
                     self.failures.remove(&peer);
                     out.push(MeshCommand::Opened { peer, link });
                 } else {
-                    self.fail(&peer, LinkFailure::ProofFailed, now, &mut out);
+                    self.fail(&peer, LinkFailure::ProofFailed, now, out);
                 }
             }
             MeshInput::Failed { peer, link, why } => {
                 if self.is_current(&peer, link) {
-                    self.fail(&peer, why, now, &mut out);
+                    self.fail(&peer, why, now, out);
                 }
             }
             MeshInput::TabPeers(peers) => {
@@ -448,12 +484,11 @@ impl Mesh {
                 self.tab_peers = peers.into_iter().filter(|p| !self.is_open(p)).collect();
                 // A link to another tab may have been started before we heard: it is no peer.
                 for peer in half_made {
-                    self.close(&peer, None, &mut out);
+                    self.close(&peer, None, out);
                 }
             }
             MeshInput::Tick => {}
         }
-        out
     }
 
     fn fire_due(&mut self, now: u64, out: &mut Vec<MeshCommand>) {
@@ -522,6 +557,7 @@ impl Mesh {
             self.leaving.clear();
             self.close_all(out);
             self.room.clear();
+            self.wanted.clear();
             if std::mem::take(&mut self.socket) {
                 out.push(MeshCommand::CloseSocket);
             }
@@ -558,17 +594,37 @@ impl Mesh {
         let room = &self.room;
         self.failures.retain(|p, _| room.contains(p));
         self.retry_at.retain(|p, _| room.contains(p));
-        let peers: Vec<PeerId> = self.room.iter().cloned().collect();
-        for peer in peers {
+        self.rewire(now, out);
+    }
+
+    /// The room changed: work out whom we link to now, close the links we no longer want (but
+    /// those of a peer that left, which keep their grace period) and offer the new ones that are
+    /// ours to offer. In a large room a newcomer moves some peers' places on the overlay; both
+    /// ends of each such link see the same change and let it go.
+    fn rewire(&mut self, now: u64, out: &mut Vec<MeshCommand>) {
+        let Some(me) = &self.me else { return };
+        self.wanted = super::overlay::overlay(me, &self.room, self.policy.max_links);
+        let unwanted: Vec<PeerId> = self
+            .links
+            .keys()
+            .filter(|p| !self.wanted.contains(*p) && !self.leaving.contains_key(*p))
+            .cloned()
+            .collect();
+        for peer in unwanted {
+            self.close(&peer, None, out);
+        }
+        let wanted: Vec<PeerId> = self.wanted.iter().cloned().collect();
+        for peer in wanted {
             self.consider(peer, now, out);
         }
     }
 
-    /// A peer is in the room: link to it, unless we already are or it is its turn to offer. The
-    /// peer with the lower id always offers, so two peers never offer to each other at once.
+    /// A peer we want a link to: link to it, unless we already are or it is its turn to offer.
+    /// The peer with the lower id always offers, so two peers never offer to each other at once.
     fn consider(&mut self, peer: PeerId, now: u64, out: &mut Vec<MeshCommand>) {
         let Some(me) = &self.me else { return };
         if !self.joined
+            || !self.wanted.contains(&peer)
             || peer <= *me
             || self.links.contains_key(&peer)
             || self.tab_peers.contains(&peer)
@@ -583,8 +639,10 @@ impl Mesh {
 
     fn offered(&mut self, from: PeerId, now: u64, out: &mut Vec<MeshCommand>) {
         let Some(me) = &self.me else { return };
-        // Only from a peer the server put in our room, and only if it is its turn to offer.
-        if !self.joined || !self.room.contains(&from) || self.tab_peers.contains(&from) {
+        // Only from a peer the server put in our room and that we link to (a peer whose view of
+        // the room is behind may want a link we do not: its offer times out, and it tries again
+        // later), and only if it is its turn to offer.
+        if !self.joined || !self.wanted.contains(&from) || self.tab_peers.contains(&from) {
             return;
         }
         if from >= *me {

@@ -3,6 +3,7 @@
 //! in and carries the decisions out.
 
 pub mod mesh;
+pub mod overlay;
 pub mod peer_signal;
 pub mod persist;
 pub mod presence;

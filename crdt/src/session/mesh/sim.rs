@@ -1,12 +1,19 @@
 //! Many meshes, a signaling server and the links between them, simulated: signals are lost and
-//! delayed, sockets drop, peers crash and come back under new ids. After the faults stop, every
-//! pair of peers in the room must hold one open link, the same one on both sides, and nobody a
-//! link to a peer that is gone.
+//! delayed, sockets drop, peers crash, leave and come back under new ids, the network splits in
+//! two. After the faults stop, every peer must hold exactly the links the overlay gives it (in a
+//! small room: one to every other peer), each open and the same one on both sides, and nobody a
+//! link to a peer that is gone. With engines on the links (the real sync engine, edits made all
+//! along), every board must then be the same, also where it took several hops to get there.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use automerge::ActorId;
 
 use super::*;
+use crate::session::overlay::overlay;
+use crate::view::WidgetKind;
+use crate::{Board, Effect, Engine, Event};
 
 struct Rng(u64);
 
@@ -48,6 +55,11 @@ enum Msg {
         conn: usize,
         input: MeshInput,
     },
+    /// Board data from one end of an open connection to the other.
+    Data {
+        conn: usize,
+        frame: Vec<u8>,
+    },
 }
 
 struct Node {
@@ -58,6 +70,11 @@ struct Node {
     socket: Option<u64>,
     /// The node's id in the room, once welcomed.
     id: Option<PeerId>,
+    /// The sync engine on the node's links, in worlds that carry boards.
+    engine: Option<Engine>,
+    engine_wake: Option<u64>,
+    /// The half of a split network the node is in.
+    side: bool,
 }
 
 /// A peer connection: the offering end, and the answering end once it answered.
@@ -66,6 +83,8 @@ struct Conn {
     answered: bool,
     established: bool,
     closed: bool,
+    /// When the last message from each end arrives: a channel delivers in order.
+    last_at: [u64; 2],
 }
 
 struct World {
@@ -79,16 +98,38 @@ struct World {
     /// The server's room: peer id to node.
     room: BTreeMap<PeerId, usize>,
     next_socket: u64,
+    /// When the server's last message on each socket arrives.
+    socket_last_at: BTreeMap<u64, u64>,
     /// Per cent of relayed signals lost.
     loss: u64,
     opened: usize,
     /// The offer being passed in: the executor answers it.
     pending_offer: Option<usize>,
+    /// Nodes alive at once, at most (newcomers join up to it).
+    max_nodes: usize,
+    /// Run a sync engine on every node and edit boards.
+    boards: bool,
+    /// The network is split into two sides that cannot reach each other (the server can).
+    split: bool,
+    /// Per mille of steps where some node edits its board.
+    edit_rate: u64,
+    edits: usize,
+    /// The most links any node held at any time.
+    most_links: usize,
+    /// Faults injected, by kind.
+    faults: BTreeMap<&'static str, usize>,
 }
 
 impl World {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, max_nodes: usize, boards: bool) -> Self {
         World {
+            max_nodes,
+            boards,
+            split: false,
+            edit_rate: 0,
+            edits: 0,
+            most_links: 0,
+            faults: BTreeMap::new(),
             rng: Rng(seed | 1),
             now: 0,
             seq: 0,
@@ -98,6 +139,7 @@ impl World {
             conns: Vec::new(),
             room: BTreeMap::new(),
             next_socket: 0,
+            socket_last_at: BTreeMap::new(),
             loss: 0,
             opened: 0,
             pending_offer: None,
@@ -118,13 +160,23 @@ impl World {
 
     fn add_node(&mut self) -> usize {
         let seed = self.rng.next();
+        let i = self.nodes.len();
+        let engine = self.boards.then(|| {
+            let mut actor = [0x5a; 16];
+            actor[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let board = Board::new(ActorId::from(actor)).expect("a new board");
+            Engine::new(board)
+        });
+        let side = self.rng.chance(50);
         self.nodes.push(Node {
             mesh: Mesh::new(MeshPolicy::default(), seed),
             alive: true,
             socket: None,
             id: None,
+            engine,
+            engine_wake: None,
+            side,
         });
-        let i = self.nodes.len() - 1;
         self.input(i, MeshInput::Start);
         i
     }
@@ -159,9 +211,12 @@ impl World {
             .collect();
         for (_, n) in targets {
             if let Some(socket) = self.nodes[n].socket {
-                let delay = self.latency();
+                // one socket delivers in order
+                let last = self.socket_last_at.entry(socket).or_insert(0);
+                let at = (self.now + 5 + self.rng.below(200)).max(*last);
+                *last = at;
                 let input = input.clone();
-                self.send(n, delay, Msg::Server { socket, input });
+                self.send(n, at - self.now, Msg::Server { socket, input });
             }
         }
     }
@@ -201,6 +256,7 @@ impl World {
                     answered: false,
                     established: false,
                     closed: false,
+                    last_at: [0; 2],
                 });
                 let conn = self.conns.len() - 1;
                 self.relay(i, &peer, |from| Msg::Offer { from, conn });
@@ -217,7 +273,7 @@ impl World {
                 c.ends[1] = (i, link);
                 c.answered = true;
                 let offerer = c.ends[0].0;
-                if self.nodes[offerer].socket.is_some() && !self.lost() {
+                if self.nodes[offerer].socket.is_some() && !self.lost() && !self.apart(offerer, i) {
                     let delay = self.latency();
                     self.send(offerer, delay, Msg::Answer { conn });
                 }
@@ -226,19 +282,29 @@ impl World {
                 let Some(conn) = self.conn_of(i, link) else {
                     return;
                 };
-                if let Some((_, other, other_link)) = self.end_of(conn, i) {
+                if let Some((_, _, other_link)) = self.end_of(conn, i) {
                     let peer = self.nodes[i].id.clone().unwrap_or_default();
-                    let delay = self.latency();
                     let input = MeshInput::Proof {
                         peer,
                         link: other_link,
                         valid: true,
                     };
-                    self.send(other, delay, Msg::End { conn, input });
+                    self.send_on(conn, i, Msg::End { conn, input });
                 }
             }
-            MeshCommand::Opened { .. } => self.opened += 1,
-            MeshCommand::Close { link, .. } => {
+            MeshCommand::Opened { peer, .. } => {
+                self.opened += 1;
+                self.engine(i, Event::Connected(peer));
+            }
+            MeshCommand::Close {
+                peer,
+                link,
+                was_open,
+                ..
+            } => {
+                if was_open {
+                    self.engine(i, Event::Disconnected(peer));
+                }
                 let Some(conn) = self.conn_of(i, link) else {
                     return;
                 };
@@ -263,6 +329,87 @@ impl World {
         self.rng.chance(self.loss)
     }
 
+    /// Nodes `a` and `b` cannot reach each other: the network is split between them.
+    fn apart(&self, a: usize, b: usize) -> bool {
+        self.split && self.nodes[a].side != self.nodes[b].side
+    }
+
+    /// A message from node `from` over connection `conn` to its other end, after the ones sent
+    /// before it on that connection.
+    fn send_on(&mut self, conn: usize, from: usize, msg: Msg) {
+        let Some((end, to, _)) = self.end_of(conn, from) else {
+            return;
+        };
+        let at = (self.now + self.latency()).max(self.conns[conn].last_at[end]);
+        self.conns[conn].last_at[end] = at;
+        self.send(to, at - self.now, msg);
+    }
+
+    fn engine(&mut self, i: usize, event: Event) {
+        let Some(engine) = self.nodes[i].engine.as_mut() else {
+            return;
+        };
+        for effect in engine.handle(event, self.now) {
+            match effect {
+                Effect::Send { peer, frame } => {
+                    let link = self.nodes[i].mesh.link(&peer).filter(|l| l.open);
+                    if let Some(conn) = link.and_then(|l| self.conn_of(i, l.id)) {
+                        self.send_on(conn, i, Msg::Data { conn, frame });
+                    }
+                }
+                Effect::DropPeer { peer, reason } => {
+                    panic!("node {i} dropped {peer}, an honest peer: {reason}")
+                }
+                Effect::WakeAt { at_ms } => self.nodes[i].engine_wake = Some(at_ms),
+                Effect::DocChanged => {}
+            }
+        }
+    }
+
+    /// Some node edits its board (a widget of its own: every edit is one more to converge on).
+    fn edit(&mut self) {
+        let alive: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive)
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        let i = alive[self.rng.below(alive.len() as u64) as usize];
+        let Some(engine) = self.nodes[i].engine.as_mut() else {
+            return;
+        };
+        engine
+            .board_mut()
+            .add_widget(WidgetKind::Counter)
+            .expect("an edit");
+        self.edits += 1;
+        self.engine(i, Event::LocalChange);
+    }
+
+    /// The network splits in two: the connections across break (both ends notice, a while
+    /// later) and no signal crosses until it heals.
+    fn split_network(&mut self) {
+        self.split = true;
+        for conn in 0..self.conns.len() {
+            let c = &self.conns[conn];
+            let [(a, la), (b, lb)] = c.ends;
+            if c.closed || !c.established || !self.apart(a, b) {
+                continue;
+            }
+            self.conns[conn].closed = true;
+            for (node, link, other) in [(a, la, b), (b, lb, a)] {
+                let peer = self.id_of(other);
+                let delay = 1_000 + self.rng.below(5_000);
+                let input = MeshInput::Failed {
+                    peer,
+                    link,
+                    why: LinkFailure::ConnectionFailed,
+                };
+                self.send(node, delay, Msg::End { conn, input });
+            }
+        }
+    }
+
     /// A signal from node `i` to `peer` through the server (lost at the loss rate).
     fn relay(&mut self, i: usize, peer: &PeerId, msg: impl FnOnce(PeerId) -> Msg) {
         let Some(from) = self.nodes[i].id.clone() else {
@@ -271,7 +418,7 @@ impl World {
         let Some(&to) = self.room.get(peer) else {
             return;
         };
-        if self.lost() {
+        if self.lost() || self.apart(i, to) {
             return;
         }
         let delay = self.latency();
@@ -322,6 +469,20 @@ impl World {
                 if !self.conns[conn].closed || matches!(input, MeshInput::Failed { .. }) {
                     self.input(i, input);
                 }
+            }
+            Msg::Data { conn, frame } => {
+                let Some((_, from, from_link)) = self.end_of(conn, i) else {
+                    return;
+                };
+                let peer = self.id_of(from);
+                let mine = self.nodes[i].mesh.link(&peer).copied();
+                if self.conns[conn].closed
+                    || !self.nodes[from].mesh.is_current(&self.id_of(i), from_link)
+                    || !mine.is_some_and(|l| l.open && self.conn_of(i, l.id) == Some(conn))
+                {
+                    return;
+                }
+                self.engine(i, Event::Frame(peer, frame));
             }
         }
     }
@@ -378,6 +539,16 @@ impl World {
                 {
                     self.input(i, MeshInput::Tick);
                 }
+                if self.nodes[i].alive && self.nodes[i].engine_wake.is_some_and(|at| at <= self.now)
+                {
+                    self.nodes[i].engine_wake = None;
+                    self.engine(i, Event::Tick);
+                }
+                let links = self.nodes[i].mesh.links().count();
+                self.most_links = self.most_links.max(links);
+            }
+            if self.rng.below(1_000) < self.edit_rate {
+                self.edit();
             }
             if churn {
                 self.churn();
@@ -386,10 +557,23 @@ impl World {
     }
 
     fn churn(&mut self) {
-        let alive: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].alive)
-            .collect();
-        match self.rng.below(1_000) {
+        let alive = self.alive();
+        // a large room sees more of everything
+        let fault = self
+            .rng
+            .below(if self.max_nodes > 20 { 300 } else { 1_000 });
+        let kind = match fault {
+            0..=2 => "socket drop",
+            3 => "crash",
+            4 => "leave",
+            5..=6 => "join",
+            7 => "split or heal",
+            _ => "",
+        };
+        if !kind.is_empty() {
+            *self.faults.entry(kind).or_default() += 1;
+        }
+        match fault {
             // a socket drops (the node reconnects under a new id)
             0..=2 if !alive.is_empty() => {
                 let i = alive[self.rng.below(alive.len() as u64) as usize];
@@ -400,33 +584,51 @@ impl World {
                 let i = alive[self.rng.below(alive.len() as u64) as usize];
                 self.crash(i);
             }
-            4 if alive.len() < 12 => {
+            // a peer leaves for good: it closes its links and its socket
+            4 if alive.len() > 2 => {
+                let i = alive[self.rng.below(alive.len() as u64) as usize];
+                self.input(i, MeshInput::SetOffline(true));
+                self.nodes[i].alive = false;
+            }
+            5..=6 if alive.len() < self.max_nodes => {
                 self.add_node();
+            }
+            // the network splits, or heals
+            7 => {
+                if self.split {
+                    self.split = false;
+                } else {
+                    self.split_network();
+                }
             }
             _ => {}
         }
     }
 
-    fn check(&self) {
-        let alive: Vec<usize> = (0..self.nodes.len())
+    fn alive(&self) -> Vec<usize> {
+        (0..self.nodes.len())
             .filter(|&i| self.nodes[i].alive)
+            .collect()
+    }
+
+    /// Every node holds exactly the links the overlay gives it among the living, each open and
+    /// the same connection on both sides. Returns the most hops between two nodes.
+    fn check(&self) -> usize {
+        let alive = self.alive();
+        let ids: Vec<PeerId> = alive
+            .iter()
+            .map(|&i| self.nodes[i].id.clone().expect("every node is in the room"))
             .collect();
-        for &i in &alive {
+        let node_of: BTreeMap<&PeerId, usize> = ids.iter().zip(alive.iter().copied()).collect();
+        for (&i, me) in alive.iter().zip(&ids) {
             let n = &self.nodes[i];
-            let me = n.id.as_ref().expect("every node is in the room");
             assert!(n.mesh.is_joined(), "node {i} is joined");
-            let links: Vec<&PeerId> = n.mesh.links().map(|(p, _)| p).collect();
-            assert_eq!(
-                links.len(),
-                alive.len() - 1,
-                "node {i} ({me}) links {links:?}"
-            );
-            for &j in &alive {
-                if i == j {
-                    continue;
-                }
-                let other = self.nodes[j].id.as_ref().expect("in the room");
-                let mine = n.mesh.link(other).expect("a link to every other node");
+            let links: BTreeSet<PeerId> = n.mesh.links().map(|(p, _)| p.clone()).collect();
+            let want = overlay(me, &ids, MeshPolicy::default().max_links);
+            assert_eq!(links, want, "node {i} ({me}) holds the overlay's links");
+            for other in &want {
+                let j = node_of[other];
+                let mine = n.mesh.link(other).expect("a link");
                 let theirs = self.nodes[j].mesh.link(me).expect("and back");
                 assert!(mine.open && theirs.open, "{me} and {other} linked and open");
                 let conn = self.conn_of(i, mine.id).expect("a connection");
@@ -437,24 +639,61 @@ impl World {
                 );
             }
         }
+        // connected, and how far apart
+        let mut worst = 0;
+        for from in &ids {
+            let mut hops = BTreeMap::from([(from, 0usize)]);
+            let mut queue = VecDeque::from([from]);
+            while let Some(p) = queue.pop_front() {
+                let h = hops[p];
+                for (q, _) in self.nodes[node_of[p]].mesh.links() {
+                    let q = ids.iter().find(|id| *id == q).expect("a living peer");
+                    if !hops.contains_key(q) {
+                        hops.insert(q, h + 1);
+                        queue.push_back(q);
+                    }
+                }
+            }
+            assert_eq!(hops.len(), ids.len(), "every node reaches every other");
+            worst = worst.max(hops.into_values().max().unwrap_or(0));
+        }
+        worst
+    }
+
+    /// Every living node's board holds the same changes.
+    fn check_boards(&mut self) {
+        let mut heads = BTreeSet::new();
+        for i in self.alive() {
+            if let Some(engine) = self.nodes[i].engine.as_mut() {
+                heads.insert(engine.board_mut().heads());
+            }
+        }
+        assert_eq!(
+            heads.len(),
+            1,
+            "every board is the same ({} edits)",
+            self.edits
+        );
     }
 }
 
-fn world_run(seed: u64) -> World {
-    let mut w = World::new(seed);
-    for _ in 0..6 {
+fn world_run(seed: u64, nodes: usize, max_nodes: usize, boards: bool) -> World {
+    let mut w = World::new(seed, max_nodes, boards);
+    for _ in 0..nodes {
         w.add_node();
     }
-    w.run_until(20_000, false);
+    w.edit_rate = if boards { 40 } else { 0 };
+    w.run_until(30_000, false);
     w.check();
     let before = w.opened;
-    // faults: lost signals, dropped sockets, crashes, newcomers
+    // faults: lost signals, dropped sockets, crashes, leaves, newcomers, splits
     w.loss = 30;
     w.run_until(200_000, true);
     // healed
     w.loss = 0;
+    w.split = false;
+    w.edit_rate = 0;
     w.run_until(500_000, false);
-    w.check();
     assert!(w.opened > before, "links were made again after the faults");
     w
 }
@@ -462,8 +701,38 @@ fn world_run(seed: u64) -> World {
 #[test]
 fn every_pair_of_peers_ends_up_with_one_open_link_after_faults() {
     for seed in [1, 2, 3, 4, 5, 6, 7, 8] {
-        let w = world_run(seed);
-        let alive = w.nodes.iter().filter(|n| n.alive).count();
+        let w = world_run(seed, 6, 7, false);
+        w.check();
+        let alive = w.alive().len();
         assert!(alive >= 2, "seed {seed}: {alive} alive");
+        assert!(w.most_links <= MeshPolicy::default().max_links);
+    }
+    // past the full mesh: an overlay
+    for seed in [1, 2, 3, 4] {
+        let w = world_run(seed, 10, 14, false);
+        w.check();
+        assert!(w.most_links <= MeshPolicy::default().max_links);
+    }
+}
+
+#[test]
+fn a_room_of_a_hundred_converges_over_a_bounded_overlay() {
+    for seed in [11, 14] {
+        let mut w = world_run(seed, 100, 100, true);
+        let hops = w.check();
+        w.check_boards();
+        let alive = w.alive().len();
+        println!(
+            "seed {seed}: {alive} peers, {} edits, at most {} links, worst hop count {hops}, \
+             faults {:?}",
+            w.edits, w.most_links, w.faults
+        );
+        for kind in ["socket drop", "crash", "leave", "join", "split or heal"] {
+            let n = w.faults.get(kind).copied().unwrap_or(0);
+            assert!(n >= 3, "seed {seed}: {n} of {kind}");
+        }
+        assert!(alive > 80, "seed {seed}: {alive} alive");
+        assert!(w.edits > 100, "seed {seed}: {} edits", w.edits);
+        assert!(w.most_links <= MeshPolicy::default().max_links);
     }
 }
