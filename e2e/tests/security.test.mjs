@@ -85,7 +85,7 @@ describe('a party that knows the room id (and the public key) but not the link',
       received.push(...ws.messages);
       ws.close();
     }
-    // Filling the room: more failed joins at once than a room holds peers (32).
+    // A crowd of failed joins at once (40): a bad proof takes no place in the room.
     const crowd = await Promise.all(Array.from({ length: 40 }, () => rawWebSocket(wsUrl)));
     await Promise.all(crowd.map(async (ws) => {
       const challenge = await ws.message(0);
