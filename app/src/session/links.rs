@@ -102,7 +102,7 @@ impl Session {
                         pc,
                         channel: None,
                         presence: Some(presence),
-                        early_presence: None,
+                        early_presence: Vec::new(),
                         pending: Vec::new(),
                     },
                 );

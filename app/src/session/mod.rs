@@ -183,8 +183,9 @@ struct Link {
     channel: Option<DataChannel>,
     /// Presence (ephemeral) goes on a channel of its own, heard only once the link is open.
     presence: Option<DataChannel>,
-    /// The latest presence message that came before the peer's proof.
-    early_presence: Option<Vec<u8>>,
+    /// The latest presence messages (at most [`presence::EARLY_MESSAGES`]) that came before the
+    /// peer's proof: a new link brings the peer's own and those of the pages it knows.
+    early_presence: Vec<Vec<u8>>,
     pending: Vec<Candidate>,
 }
 

@@ -9,6 +9,8 @@ use crate::ui_state::RemoteCaret;
 
 /// The negotiated id of every link's presence channel (the board channel takes 0 or 1).
 pub(super) const PRESENCE_CHANNEL_ID: u16 = 7;
+/// The most presence messages kept from a link before its proof (each at most a channel message).
+pub(super) const EARLY_MESSAGES: usize = 64;
 
 /// Where the UI says the user is: a widget, and a selection in a note (code points).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +58,12 @@ impl Session {
                 self.run_presence(effects);
             }
             // before the peer's proof on the board channel: kept (the latest) until it comes
-            ChannelEvent::Message(bytes) => link.early_presence = Some(bytes),
+            ChannelEvent::Message(bytes) => {
+                if link.early_presence.len() >= EARLY_MESSAGES {
+                    link.early_presence.remove(0);
+                }
+                link.early_presence.push(bytes);
+            }
             ChannelEvent::Refused(why) => {
                 warn(&format!("meshboard: {peer} sent {why} on presence"));
                 self.fail(&peer, LinkFailure::Refused);
@@ -68,19 +75,23 @@ impl Session {
     /// A link opened: presence may flow both ways.
     pub(super) fn presence_connected(&mut self, peer: &PeerId) {
         let now = browser::now_ms();
+        if let Some(me) = self.mesh.me() {
+            self.presence.set_me(me);
+        }
         let mut effects = self.presence.connected(peer, now);
-        if let Some(early) = self
+        let early = self
             .links
             .get_mut(peer)
-            .and_then(|l| l.early_presence.take())
-        {
-            effects.extend(self.presence.receive(peer, &early, now));
+            .map(|l| std::mem::take(&mut l.early_presence))
+            .unwrap_or_default();
+        for bytes in early {
+            effects.extend(self.presence.receive(peer, &bytes, now));
         }
         self.run_presence(effects);
     }
 
     pub(super) fn presence_disconnected(&mut self, peer: &PeerId) {
-        let effects = self.presence.disconnected(peer);
+        let effects = self.presence.disconnected(peer, browser::now_ms());
         self.run_presence(effects);
     }
 
@@ -127,7 +138,7 @@ impl Session {
 
     /// Leaving: tell every peer at once instead of letting them time out.
     pub(super) fn presence_goodbye(&mut self) {
-        let effects = self.presence.goodbye();
+        let effects = self.presence.goodbye(browser::now_ms());
         self.run_presence(effects);
     }
 

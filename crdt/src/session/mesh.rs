@@ -4,9 +4,10 @@
 //! failure, a grace period for a peer that left signaling but may still be there).
 //!
 //! Who links to whom: while the room has at most [`MeshPolicy::max_links`] other peers, everyone
-//! to everyone; in a larger room each peer links only to [`super::overlay`]'s choice, a bounded set every peer of the room
-//! computes alike from the same membership, so both ends of a link want it; edits and presence
-//! reach the others through several hops (every peer forwards what it receives).
+//! to everyone; in a larger room each peer links only to [`super::overlay`]'s choice, a bounded
+//! set every peer of the room computes alike from the same membership, so both ends of a link
+//! want it; edits and presence reach the others through several hops (every peer forwards what it
+//! receives).
 //!
 //! Sans-IO like the engine: the executor (the browser app, a native peer, a simulation) passes in
 //! what happened with the time, carries out the [`MeshCommand`]s, and comes back with
@@ -322,11 +323,6 @@ impl Mesh {
         self.room.iter()
     }
 
-    /// We link to `peer` (it is in the room, and in our part of the overlay in a large one).
-    pub fn wants(&self, peer: &PeerId) -> bool {
-        self.wanted.contains(peer)
-    }
-
     pub fn link(&self, peer: &PeerId) -> Option<&LinkState> {
         self.links.get(peer)
     }
@@ -406,7 +402,7 @@ impl Mesh {
                 }
                 self.socket_lost(now);
             }
-            MeshInput::Welcome { me, peers } => self.welcome(me, peers, now, out),
+            MeshInput::Welcome { me, peers } => self.welcome(me, peers, out),
             MeshInput::PeerJoined(peer) => {
                 self.leaving.remove(&peer);
                 if self.joined
@@ -414,7 +410,7 @@ impl Mesh {
                     && self.room.len() < self.policy.max_room_peers
                     && self.room.insert(peer)
                 {
-                    self.rewire(now, out);
+                    self.rewire(out);
                 }
             }
             MeshInput::PeerLeft(peer) => {
@@ -431,7 +427,7 @@ impl Mesh {
                     Some(_) => self.close(&peer, None, out),
                     None => {}
                 }
-                self.rewire(now, out);
+                self.rewire(out);
             }
             MeshInput::Offer(from) => self.offered(from, now, out),
             MeshInput::ChannelOpen(peer, link) => {
@@ -512,11 +508,8 @@ impl Mesh {
                 self.fail(&peer, LinkFailure::PeerLeft, now, out);
             }
         }
-        for peer in take_due(&mut self.retry_at, now) {
-            if self.room.contains(&peer) {
-                self.consider(peer, now, out);
-            }
-        }
+        // a retry that is due: `handle` offers again after this input
+        take_due(&mut self.retry_at, now);
     }
 
     fn open_socket(&mut self, out: &mut Vec<MeshCommand>) {
@@ -568,7 +561,7 @@ impl Mesh {
         }
     }
 
-    fn welcome(&mut self, me: PeerId, peers: Vec<PeerId>, now: u64, out: &mut Vec<MeshCommand>) {
+    fn welcome(&mut self, me: PeerId, peers: Vec<PeerId>, out: &mut Vec<MeshCommand>) {
         if !self.socket || self.joined {
             return;
         }
@@ -594,14 +587,14 @@ impl Mesh {
         let room = &self.room;
         self.failures.retain(|p, _| room.contains(p));
         self.retry_at.retain(|p, _| room.contains(p));
-        self.rewire(now, out);
+        self.rewire(out);
     }
 
     /// The room changed: work out whom we link to now, close the links we no longer want (but
-    /// those of a peer that left, which keep their grace period) and offer the new ones that are
-    /// ours to offer. In a large room a newcomer moves some peers' places on the overlay; both
+    /// those of a peer that left, which keep their grace period); `handle` then offers the new
+    /// ones that are ours to offer. In a large room a newcomer moves some peers' places on the overlay; both
     /// ends of each such link see the same change and let it go.
-    fn rewire(&mut self, now: u64, out: &mut Vec<MeshCommand>) {
+    fn rewire(&mut self, out: &mut Vec<MeshCommand>) {
         let Some(me) = &self.me else { return };
         self.wanted = super::overlay::overlay(me, &self.room, self.policy.max_links);
         let unwanted: Vec<PeerId> = self
@@ -613,10 +606,7 @@ impl Mesh {
         for peer in unwanted {
             self.close(&peer, None, out);
         }
-        let wanted: Vec<PeerId> = self.wanted.iter().cloned().collect();
-        for peer in wanted {
-            self.consider(peer, now, out);
-        }
+        // the wanted peers without a link get one after this input, in `handle`
     }
 
     /// A peer we want a link to: link to it, unless we already are or it is its turn to offer.

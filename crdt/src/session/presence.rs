@@ -5,10 +5,18 @@
 //! A sans-IO state machine like the engine: the executor tells it when a proved link opens or
 //! closes, hands it every presence message with the time, and sends what it returns. It sends our
 //! state when it changes (at most one message per [`MIN_INTERVAL_MS`]) and again every
-//! [`HEARTBEAT_MS`]; a peer not heard of for [`TIMEOUT_MS`] is forgotten, and a leaving peer says
-//! goodbye. Every message is checked: a message over [`MAX_MESSAGE`] bytes, one that does not
-//! decode or holds an invalid field drops the peer; messages past a peer's rate are ignored, and
-//! so are repeats (a sequence number not above the last one seen).
+//! [`HEARTBEAT_MS`]; a page not heard of for [`TIMEOUT_MS`] is forgotten, and a leaving page says
+//! goodbye.
+//!
+//! Gossip: in a large room a peer links only to a few others (see `super::overlay`), so every
+//! message is about an *origin* page and is forwarded to our other links, at most [`MAX_HOPS`]
+//! times along a path. A message is taken once per (origin, sequence number): a repeat or an
+//! older one that took a longer path is dropped and not forwarded, so a flood ends after one pass.
+//!
+//! Every message is checked: a message over [`MAX_MESSAGE`] bytes, one that does not decode or
+//! holds an invalid field drops the link it came on. Messages past a link's rate, or past an
+//! origin's rate however many links carry it, are ignored; at most [`MAX_ORIGINS`] pages are
+//! known at once.
 
 use std::collections::BTreeMap;
 
@@ -23,12 +31,26 @@ pub const MAX_MESSAGE: usize = 1024;
 pub const MIN_INTERVAL_MS: u64 = 50;
 /// …and at least this often while it does not.
 pub const HEARTBEAT_MS: u64 = 5_000;
-/// A peer not heard of for this long is gone.
+/// A page not heard of for this long is gone.
 pub const TIMEOUT_MS: u64 = 15_000;
-/// Messages a peer may send in a burst, and how fast that allowance refills (per second): well
-/// above what [`MIN_INTERVAL_MS`] lets an honest peer send.
+/// A page whose direct link closed is gone this soon, unless another path brings its next
+/// heartbeat.
+pub const LINK_GRACE_MS: u64 = HEARTBEAT_MS + 1_000;
+/// The longest path a message travels (the overlay's diameter is far smaller, see
+/// `super::overlay`).
+pub const MAX_HOPS: u8 = 16;
+/// The most pages known at once: well above the largest room.
+pub const MAX_ORIGINS: usize = 1024;
+/// Messages one page may send in a burst, and how fast that allowance refills (per second): well
+/// above what [`MIN_INTERVAL_MS`] lets an honest page send.
 const BURST: f64 = 40.0;
 const REFILL_PER_S: f64 = 25.0;
+/// The same for one link, which carries the messages of every page behind it: a new link brings
+/// the latest of each known page at once.
+const LINK_BURST: f64 = MAX_ORIGINS as f64 + BURST;
+const LINK_REFILL_PER_S: f64 = 500.0;
+/// How far ahead of our clock a sequence number may be (clocks differ between machines).
+const MAX_CLOCK_AHEAD_MS: u64 = 24 * 3_600_000;
 /// The longest profile id, widget id and cursor accepted.
 const MAX_ID: usize = 64;
 const MAX_CURSOR: usize = 100;
@@ -70,11 +92,21 @@ pub struct State {
 struct Message {
     v: u8,
     seq: u64,
+    /// The page this is about, when it is not the peer that sent it (a forwarded message).
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    origin: Option<PeerId>,
+    /// How many more times it may be forwarded (none from a peer that does not say).
+    #[serde(rename = "t", default, skip_serializing_if = "is_zero")]
+    hops: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<State>,
     /// Leaving: forget this page.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     bye: bool,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// Why a peer's presence message made us drop the peer.
@@ -112,21 +144,58 @@ pub struct Person {
     pub always_on: bool,
 }
 
-struct Remote {
+/// A token bucket: `burst` messages at once, refilled at `per_s` a second.
+struct Allowance {
+    tokens: f64,
+    at: u64,
+}
+
+impl Allowance {
+    fn full(burst: f64, now: u64) -> Self {
+        Allowance {
+            tokens: burst,
+            at: now,
+        }
+    }
+
+    fn take(&mut self, now: u64, burst: f64, per_s: f64) -> bool {
+        let elapsed = now.saturating_sub(self.at) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * per_s).min(burst);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// A page we heard of, directly or through others.
+struct Origin {
+    /// What it said last; `None` after it said goodbye or went quiet (kept a while, so that a
+    /// late copy of an older message cannot bring it back).
     state: Option<State>,
     last_seq: u64,
-    heard_at: u64,
-    tokens: f64,
-    refilled_at: u64,
+    /// How many more times its last message may be forwarded: a new link gets it with that.
+    hops: u8,
+    /// Shown until then, unless heard again.
+    expires_at: u64,
+    /// Forgotten entirely then.
+    forget_at: u64,
+    allowance: Allowance,
 }
 
 pub struct Presence {
     local: State,
+    /// Our peer id, once the server gave it: a message about us that comes back is ours.
+    me: Option<PeerId>,
     seq: u64,
     /// Our state changed since it was last sent.
     dirty: bool,
     sent_at: Option<u64>,
-    peers: BTreeMap<PeerId, Remote>,
+    /// The proved links, each with its allowance.
+    links: BTreeMap<PeerId, Allowance>,
+    origins: BTreeMap<PeerId, Origin>,
 }
 
 fn valid_id(s: &str, max: usize) -> bool {
@@ -168,10 +237,12 @@ impl Presence {
     pub fn new(local: State) -> Self {
         Presence {
             local,
+            me: None,
             seq: 0,
             dirty: false,
             sent_at: None,
-            peers: BTreeMap::new(),
+            links: BTreeMap::new(),
+            origins: BTreeMap::new(),
         }
     }
 
@@ -179,26 +250,39 @@ impl Presence {
         &self.local
     }
 
-    fn encode(&mut self, state: Option<State>, bye: bool) -> Vec<u8> {
-        self.seq += 1;
-        let message = Message {
+    /// Our peer id in the room (messages about it are ours, come back around the overlay).
+    pub fn set_me(&mut self, me: &PeerId) {
+        self.me = Some(me.clone());
+    }
+
+    /// A new message of ours. Sequence numbers follow the clock, so a page that comes back under
+    /// the same id after a reload is not taken for a repeat.
+    fn encode_own(&mut self, state: Option<State>, bye: bool, now: u64) -> Vec<u8> {
+        self.seq = (self.seq + 1).max(now);
+        encode(&Message {
             v: WIRE_VERSION,
             seq: self.seq,
+            origin: None,
+            hops: MAX_HOPS - 1,
             state,
             bye,
-        };
-        serde_json::to_vec(&message).unwrap_or_default()
+        })
     }
 
     fn broadcast(&mut self, now: u64) -> Vec<PresenceEffect> {
         self.dirty = false;
         self.sent_at = Some(now);
-        let bytes = self.encode(Some(self.local.clone()), false);
-        self.peers
+        let bytes = self.encode_own(Some(self.local.clone()), false, now);
+        self.send_all(&bytes, &[])
+    }
+
+    fn send_all(&self, bytes: &[u8], except: &[&PeerId]) -> Vec<PresenceEffect> {
+        self.links
             .keys()
+            .filter(|peer| !except.contains(peer))
             .map(|peer| PresenceEffect::Send {
                 peer: peer.clone(),
-                bytes: bytes.clone(),
+                bytes: bytes.to_vec(),
             })
             .collect()
     }
@@ -213,39 +297,63 @@ impl Presence {
         self.tick(now)
     }
 
-    /// A link to `peer` opened and the peer proved it holds the board's link.
+    /// A link to `peer` opened and the peer proved it holds the board's link: it gets our state
+    /// and the latest of every page we know, so that it need not wait for their heartbeats.
     pub fn connected(&mut self, peer: &PeerId, now: u64) -> Vec<PresenceEffect> {
-        if self.peers.len() >= MAX_PEERS && !self.peers.contains_key(peer) {
+        if self.links.len() >= MAX_PEERS && !self.links.contains_key(peer) {
             return Vec::new();
         }
-        self.peers.insert(
-            peer.clone(),
-            Remote {
-                state: None,
-                last_seq: 0,
-                heard_at: now,
-                tokens: BURST,
-                refilled_at: now,
-            },
-        );
-        let bytes = self.encode(Some(self.local.clone()), false);
-        vec![PresenceEffect::Send {
-            peer: peer.clone(),
-            bytes,
-        }]
+        self.links
+            .insert(peer.clone(), Allowance::full(LINK_BURST, now));
+        let mut bytes = vec![self.encode_own(Some(self.local.clone()), false, now)];
+        for (id, origin) in &self.origins {
+            if id == peer || origin.hops == 0 {
+                continue;
+            }
+            if let Some(state) = &origin.state {
+                bytes.push(encode(&Message {
+                    v: WIRE_VERSION,
+                    seq: origin.last_seq,
+                    origin: Some(id.clone()),
+                    hops: origin.hops - 1,
+                    state: Some(state.clone()),
+                    bye: false,
+                }));
+            }
+        }
+        bytes
+            .into_iter()
+            .map(|bytes| PresenceEffect::Send {
+                peer: peer.clone(),
+                bytes,
+            })
+            .collect()
     }
 
-    /// The link to `peer` closed.
-    pub fn disconnected(&mut self, peer: &PeerId) -> Vec<PresenceEffect> {
-        match self.peers.remove(peer) {
-            Some(Remote { state: Some(_), .. }) => vec![PresenceEffect::Changed],
-            _ => Vec::new(),
+    /// The link to `peer` closed. Without links nobody is heard; otherwise `peer`'s page stays
+    /// for [`LINK_GRACE_MS`], in case it is still there behind another link.
+    pub fn disconnected(&mut self, peer: &PeerId, now: u64) -> Vec<PresenceEffect> {
+        if self.links.remove(peer).is_none() {
+            return Vec::new();
         }
+        if self.links.is_empty() {
+            let shown = self.origins.values().any(|o| o.state.is_some());
+            self.origins.clear();
+            return if shown {
+                vec![PresenceEffect::Changed]
+            } else {
+                Vec::new()
+            };
+        }
+        if let Some(origin) = self.origins.get_mut(peer) {
+            origin.expires_at = origin.expires_at.min(now + LINK_GRACE_MS);
+        }
+        Vec::new()
     }
 
     /// A presence message from `peer`.
     pub fn receive(&mut self, peer: &PeerId, bytes: &[u8], now: u64) -> Vec<PresenceEffect> {
-        let Some(remote) = self.peers.get_mut(peer) else {
+        let Some(link) = self.links.get_mut(peer) else {
             return Vec::new(); // not (or no longer) a proved link
         };
         let drop = |reason| {
@@ -257,21 +365,22 @@ impl Presence {
         if bytes.len() > MAX_MESSAGE {
             return drop(PresenceError::TooLarge(bytes.len()));
         }
-        let elapsed = now.saturating_sub(remote.refilled_at) as f64 / 1000.0;
-        remote.tokens = (remote.tokens + elapsed * REFILL_PER_S).min(BURST);
-        remote.refilled_at = now;
-        if remote.tokens < 1.0 {
-            return Vec::new(); // past its rate: ignored
+        if !link.take(now, LINK_BURST, LINK_REFILL_PER_S) {
+            return Vec::new(); // past the link's rate: ignored
         }
-        remote.tokens -= 1.0;
         let Ok(message) = serde_json::from_slice::<Message>(bytes) else {
             return drop(PresenceError::Malformed);
         };
         if message.v != WIRE_VERSION {
             return drop(PresenceError::Version(message.v));
         }
-        if message.seq <= remote.last_seq {
-            return Vec::new(); // a repeat
+        // our sequence numbers follow the clock: one far ahead of it would silence its page
+        if message.seq > now.saturating_add(MAX_CLOCK_AHEAD_MS) {
+            return drop(PresenceError::Invalid("sequence number"));
+        }
+        let id = message.origin.clone().unwrap_or_else(|| peer.clone());
+        if !valid_id(&id, MAX_ID) {
+            return drop(PresenceError::Invalid("origin"));
         }
         let state = match (message.bye, message.state) {
             (true, _) => None,
@@ -283,16 +392,52 @@ impl Presence {
             }
             (false, None) => return drop(PresenceError::Invalid("message: no state")),
         };
-        remote.last_seq = message.seq;
-        remote.heard_at = now;
-        if remote.state == state {
-            return Vec::new();
+        if self.me.as_ref() == Some(&id) {
+            return Vec::new(); // ours, back around the overlay
         }
-        remote.state = state;
-        vec![PresenceEffect::Changed]
+        if !self.origins.contains_key(&id) && self.origins.len() >= MAX_ORIGINS {
+            return Vec::new(); // too many pages: a new one is not taken
+        }
+        let origin = self.origins.entry(id.clone()).or_insert_with(|| Origin {
+            state: None,
+            last_seq: 0,
+            hops: 0,
+            expires_at: now,
+            forget_at: now,
+            allowance: Allowance::full(BURST, now),
+        });
+        if message.seq <= origin.last_seq {
+            return Vec::new(); // a repeat, or older than what we have
+        }
+        if !origin.allowance.take(now, BURST, REFILL_PER_S) {
+            return Vec::new(); // past the page's rate: ignored, not forwarded
+        }
+        let hops = message.hops.min(MAX_HOPS - 1);
+        origin.last_seq = message.seq;
+        origin.hops = hops;
+        origin.expires_at = now + TIMEOUT_MS;
+        origin.forget_at = now + 2 * TIMEOUT_MS;
+        let changed = origin.state != state;
+        origin.state = state.clone();
+        let mut effects = Vec::new();
+        if hops > 0 {
+            let bytes = encode(&Message {
+                v: WIRE_VERSION,
+                seq: message.seq,
+                origin: Some(id.clone()),
+                hops: hops - 1,
+                bye: state.is_none(),
+                state,
+            });
+            effects = self.send_all(&bytes, &[peer, &id]);
+        }
+        if changed {
+            effects.push(PresenceEffect::Changed);
+        }
+        effects
     }
 
-    /// Time passed: send what is due, forget peers that went quiet.
+    /// Time passed: send what is due, forget pages that went quiet.
     pub fn tick(&mut self, now: u64) -> Vec<PresenceEffect> {
         let mut effects = Vec::new();
         let due = match self.sent_at {
@@ -304,12 +449,14 @@ impl Presence {
             effects = self.broadcast(now);
         }
         let mut changed = false;
-        for remote in self.peers.values_mut() {
-            if remote.state.is_some() && now >= remote.heard_at + TIMEOUT_MS {
-                remote.state = None;
+        for origin in self.origins.values_mut() {
+            if origin.state.is_some() && now >= origin.expires_at {
+                origin.state = None;
                 changed = true;
             }
         }
+        self.origins
+            .retain(|_, o| o.state.is_some() || now < o.forget_at);
         if changed {
             effects.push(PresenceEffect::Changed);
         }
@@ -324,30 +471,28 @@ impl Presence {
             Some(at) => at + HEARTBEAT_MS,
         };
         let expire = self
-            .peers
+            .origins
             .values()
-            .filter(|r| r.state.is_some())
-            .map(|r| r.heard_at + TIMEOUT_MS)
+            .filter(|o| o.state.is_some())
+            .map(|o| o.expires_at)
             .min();
         expire.map_or(send, |e| e.min(send))
     }
 
-    /// We are leaving: say goodbye to every peer (and forget them).
-    pub fn goodbye(&mut self) -> Vec<PresenceEffect> {
-        let bytes = self.encode(None, true);
-        std::mem::take(&mut self.peers)
-            .into_keys()
-            .map(|peer| PresenceEffect::Send {
-                peer,
-                bytes: bytes.clone(),
-            })
-            .collect()
+    /// We are leaving: say goodbye to every peer, to be passed on to the pages behind them (and
+    /// forget them all).
+    pub fn goodbye(&mut self, now: u64) -> Vec<PresenceEffect> {
+        let bytes = self.encode_own(None, true, now);
+        let effects = self.send_all(&bytes, &[]);
+        self.links.clear();
+        self.origins.clear();
+        effects
     }
 
     /// Everyone else on the board, one entry per profile (not ours), by name.
     pub fn people(&self) -> Vec<Person> {
         let mut people: BTreeMap<&str, Person> = BTreeMap::new();
-        for state in self.peers.values().filter_map(|r| r.state.as_ref()) {
+        for state in self.origins.values().filter_map(|o| o.state.as_ref()) {
             if state.profile == self.local.profile {
                 continue;
             }
@@ -372,6 +517,10 @@ impl Presence {
         people.sort_by(|a, b| a.name.cmp(&b.name).then(a.profile.cmp(&b.profile)));
         people
     }
+}
+
+fn encode(message: &Message) -> Vec<u8> {
+    serde_json::to_vec(message).unwrap_or_default()
 }
 
 mod names;

@@ -5,7 +5,7 @@ use super::{PeerId, Presence};
 impl Presence {
     /// The display name `peer` gave in its presence (self-asserted), if it said one yet.
     pub fn name_of(&self, peer: &PeerId) -> Option<&str> {
-        self.peers
+        self.origins
             .get(peer)?
             .state
             .as_ref()
@@ -45,7 +45,7 @@ mod tests {
         }
         assert_eq!(ann.name_of(&b), Some("Bob"));
         assert_eq!(ann.name_of(&a), None, "nobody else");
-        ann.disconnected(&b);
+        ann.disconnected(&b, 2);
         assert_eq!(ann.name_of(&b), None);
     }
 }
