@@ -30,8 +30,8 @@ const { values: args } = parseArgs({
 });
 const SMOKE = args.smoke;
 const CFG = SMOKE
-  ? { smallKeys: 20, traceKeys: 10, loads: 1, txns: Number(args.txns ?? 2000), keyTimeout: 5000, joinTimeout: 30000 }
-  : { smallKeys: 200, traceKeys: 100, loads: 5, txns: Number(args.txns ?? Infinity), keyTimeout: 5000, joinTimeout: 30000 };
+  ? { smallKeys: 20, traceKeys: 10, loads: 1, txns: Number(args.txns ?? 2000), keyTimeout: 5000, joinTimeout: 30000, roomPages: 3, roomKeys: 5 }
+  : { smallKeys: 200, traceKeys: 100, loads: 5, txns: Number(args.txns ?? Infinity), keyTimeout: 5000, joinTimeout: 30000, roomPages: 32, roomKeys: 60 };
 const FIXTURE = process.env.MESHBOARD_LARGE_BOARD;
 
 const log = (...a) => console.log('[bench]', ...a);
@@ -386,6 +386,63 @@ async function smallNote(browser, app) {
   }
 }
 
+/** `CFG.roomPages` pages on one board (each a browser context: a person of its own), A typing
+ * at the end of the note: each keystroke timed from A's keydown until the last of the other
+ * pages shows it (the farthest, however many hops away). Also the links each page holds and the
+ * bytes all pages sent on data channels per keystroke (edits, presence, acknowledgements). */
+async function room(browser, app) {
+  const users = [];
+  try {
+    for (let i = 0; i < CFG.roomPages; i++) users.push(await user(browser, `${app.name} room ${i}`));
+    const [a, ...rest] = users;
+    const link = await app.newBoard(a);
+    for (const u of rest) await u.page.goto(link);
+    await app.ensureNote(a, rest[0]);
+    await until('every page shows the note', async () => {
+      const counts = await Promise.all(rest.map((u) => u.by('note-text').count()));
+      return counts.every((n) => n > 0);
+    }, 180000);
+    // the mesh settles: every page linked, and the counts still for 3 s
+    let last = '';
+    let stillSince = Date.now();
+    await until('the links settle', async () => {
+      const now = (await Promise.all(users.map(peers))).join(' ');
+      if (now !== last) { last = now; stillSince = Date.now(); }
+      return !now.split(' ').includes('0') && Date.now() - stillSince > 3000;
+    }, 180000);
+    const links = last.split(' ').map(Number);
+    const ta = a.by('note-text').first();
+    await ta.focus();
+    await a.page.evaluate(() => { const t = document.querySelector('[data-testid="note-text"]'); t.setSelectionRange(t.value.length, t.value.length); });
+    const sent = async () => (await Promise.all(users.map(wire))).reduce((n, w) => n + w.bytes, 0);
+    const before = await sent();
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const latencies = [];
+    let typed = await ta.inputValue();
+    let missed = 0;
+    for (let i = 0; i < CFG.roomKeys; i++) {
+      const ch = letters[i % letters.length];
+      typed += ch;
+      await Promise.all(rest.map((u) => u.page.evaluate((t) => window.__probe.arm(t), typed)));
+      const keyCount = await a.page.evaluate(() => window.__probe.keys.length);
+      await a.page.keyboard.press(ch);
+      const arrived = await Promise.all(rest.map((u) => u.page.evaluate((ms) => window.__probe.wait(ms), CFG.keyTimeout)));
+      const keyAt = await a.page.evaluate((n) => window.__probe.keys[n], keyCount);
+      const late = arrived.filter((t) => t === null).length;
+      if (late || keyAt === undefined) {
+        missed += 1;
+        if (missed >= 3) throw new Error(`${missed} keystrokes did not reach every page within ${CFG.keyTimeout} ms (the last: ${late} of ${rest.length} pages)`);
+        continue;
+      }
+      latencies.push(Math.max(...arrived) - keyAt);
+    }
+    const keys = latencies.length + missed;
+    return { latencies, missed, links, bytesPerKey: (await sent() - before) / keys };
+  } finally {
+    for (const u of users) await u.context.close().catch(() => {});
+  }
+}
+
 /** The trace board: A stores it and reloads (local load), B opens the link with nothing stored
  * (cold join; bytes A sent against `saved`), then typing with both holding it. If the join does
  * not complete, B is given the board locally and both reload, so that the typing still runs. */
@@ -505,6 +562,28 @@ async function main() {
     }
     typingRows('small', `keystroke to the other peer, small note (${CFG.smallKeys} keys)`, small);
 
+    // one room of many pages
+    const roomWhat = `${CFG.roomPages} pages in one room, keystroke from A to the last of the other ${CFG.roomPages - 1} (${CFG.roomKeys} keys)`;
+    const rp50 = row('room_p50', `${roomWhat}: p50`, 'ms');
+    const rp99 = row('room_p99', `${roomWhat}: p99`, 'ms');
+    const rlinks = row('room_links', `${CFG.roomPages} pages in one room: links per page (mean)`, 'count');
+    const rbytes = row('room_bytes', `${CFG.roomPages} pages in one room: bytes all pages sent on data channels per keystroke`, 'B');
+    for (const side of ['mesh', 'yjs']) {
+      try {
+        const r = await within(600000, 'room', () => room(browser, apps[side]));
+        const p99 = pct(r.latencies, 99);
+        const two = small[side].failed ? null : pct(small[side].latencies, 99);
+        rp50[side] = ok(pct(r.latencies, 50), r.missed ? `${r.missed} of ${r.latencies.length + r.missed} keys did not reach every page in time` : undefined);
+        rp99[side] = ok(p99, two ? `${(p99 / two).toFixed(2)}× the 2-peer p99 of this run (${two.toFixed(1)} ms)` : undefined);
+        const mean = r.links.reduce((a, b) => a + b, 0) / r.links.length;
+        rlinks[side] = ok(Math.round(mean * 10) / 10, `min ${Math.min(...r.links)}, max ${Math.max(...r.links)}`);
+        rbytes[side] = ok(Math.round(r.bytesPerKey));
+      } catch (e) {
+        for (const x of [rp50, rp99, rlinks, rbytes]) x[side] = fail(e);
+      }
+      log(`${apps[side].name} room: ${JSON.stringify([rp50[side], rp99[side], rlinks[side], rbytes[side]])}`);
+    }
+
     // trace board
     const saveRow = row('trace_save', "the trace note's document: `save()` / `Y.encodeStateAsUpdate`", 'B');
     saveRow.mesh = ok(meshSaved.length);
@@ -542,6 +621,7 @@ async function main() {
       smallKeys: CFG.smallKeys,
       traceKeys: CFG.traceKeys,
       loads: CFG.loads,
+      roomPages: CFG.roomPages,
       started,
     };
     fs.writeFileSync(args.out, JSON.stringify({ meta, rows }, null, 2) + '\n');

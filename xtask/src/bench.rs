@@ -310,8 +310,12 @@ fn render(r: &Results, m: &Machine) -> String {
          `board-title`, `note-text`, `peer-count`). A keystroke is timed from the keydown in \
          browser context A to the moment B's `note-text` ends with the text typed so far (one \
          clock for both contexts). The trace board is stored in A's IndexedDB and A reloads \
-         (local load); B then opens the link with nothing stored (cold join). Ratios compare \
-         numbers of this one run; absolute times vary up to 2× between runs on this machine.\n\n",
+         (local load); B then opens the link with nothing stored (cold join). The room rows put \
+         many pages (each its own browser context, so its own person) on one board and time \
+         each keystroke to the last page that shows it: Meshboard pages link to at most 6 \
+         others above 7 in a room and edits hop through the pages in between; y-webrtc links \
+         each page to up to 20–34 others (its `maxConns`). Ratios compare numbers of this \
+         one run; absolute times vary up to 2× between runs on this machine.\n\n",
     );
     s.push_str("| what | Meshboard | Yjs + y-webrtc | Meshboard ÷ Yjs |\n|---|---|---|---|\n");
     let mut notes = Vec::new();
