@@ -124,7 +124,7 @@ pub fn BoardPage(secret: BoardSecret) -> impl IntoView {
                     data-testid="save-status" title="Whether your edits are stored in this browser">
                     {move || ui.save.get().label()}
                 </span>
-                <span class="peers" title="People connected to this board right now">
+                <span class="peers" title="Browsers this one is linked to directly right now (in a room of more than 7, a few: edits and presence travel on through them)">
                     <span data-testid="peer-count">{move || ui.peers.get()}</span>
                     {move || if ui.peers.get() == 1 { " peer" } else { " peers" }}
                 </span>

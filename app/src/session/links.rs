@@ -8,6 +8,7 @@ impl Session {
     /// Tell the mesh core what happened and carry out what it decides.
     pub(super) fn mesh_input(&mut self, input: MeshInput) {
         let commands = self.mesh.handle(input, browser::now_ms());
+        self.presence.set_relay(self.mesh.partial());
         for command in commands {
             self.carry_out(command);
         }

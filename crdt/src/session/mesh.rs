@@ -323,6 +323,12 @@ impl Mesh {
         self.room.iter()
     }
 
+    /// The room is larger than a full mesh: some of its peers have no link to each other, so
+    /// what one says reaches the others only through the peers in between.
+    pub fn partial(&self) -> bool {
+        self.room.len() > self.policy.max_links
+    }
+
     pub fn link(&self, peer: &PeerId) -> Option<&LinkState> {
         self.links.get(peer)
     }

@@ -189,6 +189,8 @@ pub struct Presence {
     local: State,
     /// Our peer id, once the server gave it: a message about us that comes back is ours.
     me: Option<PeerId>,
+    /// Our messages may be passed on (in a full mesh everyone hears us directly).
+    relay: bool,
     seq: u64,
     /// Our state changed since it was last sent.
     dirty: bool,
@@ -238,6 +240,7 @@ impl Presence {
         Presence {
             local,
             me: None,
+            relay: true,
             seq: 0,
             dirty: false,
             sent_at: None,
@@ -255,6 +258,13 @@ impl Presence {
         self.me = Some(me.clone());
     }
 
+    /// Whether our messages should be passed on: not while every page of the room links to
+    /// every other (the executor knows, from the mesh), which halves what presence sends there.
+    /// Messages from others are passed on as they ask either way.
+    pub fn set_relay(&mut self, relay: bool) {
+        self.relay = relay;
+    }
+
     /// A new message of ours. Sequence numbers follow the clock, so a page that comes back under
     /// the same id after a reload is not taken for a repeat.
     fn encode_own(&mut self, state: Option<State>, bye: bool, now: u64) -> Vec<u8> {
@@ -263,7 +273,7 @@ impl Presence {
             v: WIRE_VERSION,
             seq: self.seq,
             origin: None,
-            hops: MAX_HOPS - 1,
+            hops: if self.relay { MAX_HOPS - 1 } else { 0 },
             state,
             bye,
         })

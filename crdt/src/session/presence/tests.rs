@@ -469,3 +469,24 @@ fn a_hostile_link_cannot_make_us_keep_unbounded_pages_or_silence_one() {
         Some(PresenceError::Invalid("origin"))
     );
 }
+
+#[test]
+fn in_a_full_mesh_our_messages_are_not_passed_on() {
+    let mut room = Room::new(3, &[(0, 1), (1, 2), (0, 2)]);
+    for page in &mut room.pages {
+        page.set_relay(false);
+    }
+    room.run(0);
+    let before = room.delivered;
+    let mut moved = room.pages[0].local().clone();
+    moved.widget = Some("1@aa".into());
+    let out = room.pages[0].set_local(moved, 1_000);
+    room.push(0, out);
+    room.run(1_000);
+    assert_eq!(
+        room.delivered - before,
+        2,
+        "one message to each neighbour, none passed on"
+    );
+    assert_eq!(room.pages[2].people()[0].widgets, vec!["1@aa".to_string()]);
+}
