@@ -57,7 +57,7 @@ impl Session {
                 let effects = self.presence.receive(&peer, &bytes, browser::now_ms());
                 self.run_presence(effects);
             }
-            // before the peer's proof on the board channel: kept (the latest) until it comes
+            // before the peer's proof on the board channel: kept (the latest few) until it comes
             ChannelEvent::Message(bytes) => {
                 if link.early_presence.len() >= EARLY_MESSAGES {
                     link.early_presence.remove(0);

@@ -321,14 +321,12 @@ impl Presence {
                 continue;
             }
             if let Some(state) = &origin.state {
-                bytes.push(encode(&Message {
-                    v: WIRE_VERSION,
-                    seq: origin.last_seq,
-                    origin: Some(id.clone()),
-                    hops: origin.hops - 1,
-                    state: Some(state.clone()),
-                    bye: false,
-                }));
+                bytes.push(passed_on(
+                    id,
+                    origin.last_seq,
+                    origin.hops,
+                    Some(state.clone()),
+                ));
             }
         }
         bytes
@@ -431,14 +429,7 @@ impl Presence {
         origin.state = state.clone();
         let mut effects = Vec::new();
         if hops > 0 {
-            let bytes = encode(&Message {
-                v: WIRE_VERSION,
-                seq: message.seq,
-                origin: Some(id.clone()),
-                hops: hops - 1,
-                bye: state.is_none(),
-                state,
-            });
+            let bytes = passed_on(&id, message.seq, hops, state);
             effects = self.send_all(&bytes, &[peer, &id]);
         }
         if changed {
@@ -531,6 +522,19 @@ impl Presence {
 
 fn encode(message: &Message) -> Vec<u8> {
     serde_json::to_vec(message).unwrap_or_default()
+}
+
+/// `origin`'s message `seq` (its state, or its goodbye when `None`), passed on by us: `hops` is
+/// what it came with, and one fewer goes on.
+fn passed_on(origin: &PeerId, seq: u64, hops: u8, state: Option<State>) -> Vec<u8> {
+    encode(&Message {
+        v: WIRE_VERSION,
+        seq,
+        origin: Some(origin.clone()),
+        hops: hops.saturating_sub(1),
+        bye: state.is_none(),
+        state,
+    })
 }
 
 mod names;
